@@ -1,0 +1,3 @@
+from memgrowth.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""`memgrowth attach PID`: record a running process until Ctrl-C, --duration or its exit."""
+
+from __future__ import annotations
+
+import click
+
+from memgrowth.commands.options import recording_options
+from memgrowth.commands.report import print_summary
+from memgrowth.recorder import RecorderOptions
+from memgrowth.session import record_pid
+
+
+@click.command("attach")
+@recording_options
+@click.argument("pid", type=int)
+def command(pid: int, out: str | None, overwrite: bool, interval: float | None,
+            duration: float | None, limit: int | None, quiet: bool) -> int:
+    """Record a running process (any language) from the outside.
+
+    The process is never signalled: Ctrl-C stops the recording, not the process.
+    """
+    options = RecorderOptions(interval=interval, duration=duration, limit=limit)
+    result = record_pid(pid, options, out=out, overwrite=overwrite, quiet=quiet)
+    if not quiet:
+        print_summary(result.path, stderr=True)
+    return 0

@@ -1,0 +1,47 @@
+"""`memgrowth demo [NAME]`: run a scenario of the leak zoo end to end, or list them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from memgrowth.commands.report import print_summary
+from memgrowth.errors import UserError
+from memgrowth.recorder import RecorderOptions
+from memgrowth.scenarios import SCENARIOS
+from memgrowth.session import default_path, record_command
+
+
+@click.command("demo")
+@click.argument("name", required=False)
+@click.option("--duration", type=float, metavar="S",
+              help="Record this long (default: per scenario).")
+@click.option("--out", metavar="REC", help="Recording file (default: in the temp folder).")
+@click.option("--quiet", "-q", is_flag=True, help="No live status line.")
+def command(name: str | None, duration: float | None, out: str | None, quiet: bool) -> int:
+    """Run a built-in scenario from the leak zoo and print what memgrowth finds."""
+    console = Console(highlight=False)
+    if name is None:
+        table = Table(title="The leak zoo (memgrowth demo NAME)", title_justify="left")
+        for column in ("name", "truth", "what it is"):
+            table.add_column(column)
+        for scenario in SCENARIOS.values():
+            table.add_row(scenario.name, scenario.truth, scenario.title)
+        console.print(table)
+        return 0
+    scenario = SCENARIOS.get(name)
+    if scenario is None:
+        raise UserError(f"no scenario named {name!r}; `memgrowth demo` lists them")
+    seconds = duration or scenario.seconds
+    command_line = scenario.command()
+    path = out or os.path.join(tempfile.gettempdir(), default_path([f"demo-{name}"]))
+    console.print(f"[bold]demo[/bold] {scenario.name}: {scenario.title} "
+                  f"(truth: {scenario.truth}); recording {seconds:g} s…")
+    result = record_command(command_line, RecorderOptions(duration=seconds), out=path,
+                            quiet=quiet)
+    print_summary(result.path)
+    return 0

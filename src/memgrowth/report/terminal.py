@@ -1,0 +1,133 @@
+"""Terminal renderers: the run summary and the snapshot tables (rich; plain text in pipes)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from memgrowth.analysis.summary import RunSummary
+from memgrowth.baseline import Baseline
+from memgrowth.probes.smaps import combine
+from memgrowth.units import format_bytes, format_duration
+
+MAX_LIBRARY_ROWS = 12
+
+
+def render_summary(summary: RunSummary, console: Console, recording_path: str) -> None:
+    """A few lines: what ran, for how long, how big at start, peak and end, how it ended."""
+    command = " ".join(summary.command) or "?"
+    console.print(Text.assemble(("memgrowth ", "bold"), f"recorded {command!s}"))
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    processes = f"{summary.processes}"
+    if summary.python_processes:
+        processes += f" ({summary.python_processes} Python, with agent)"
+    table.add_row("duration", f"{format_duration(summary.duration_s)}, {summary.os_ticks} samples")
+    table.add_row("processes", processes)
+    table.add_row("RSS", f"baseline {format_bytes(summary.baseline_rss)} → peak "
+                  f"{format_bytes(summary.peak_rss)}"
+                  + (f" at {format_duration(summary.peak_rss_t)}"
+                     if summary.peak_rss_t is not None else "")
+                  + f" → end {format_bytes(summary.final_rss)}")
+    if summary.python_blocks_first is not None:
+        table.add_row("Python heap", f"{summary.python_blocks_first:,} → "
+                      f"{summary.python_blocks_last:,} allocated blocks")
+    if summary.gc_collections is not None:
+        pause = (f", longest pause {format_duration(summary.gc_pause_max_s)}"
+                 if summary.gc_pause_max_s is not None else "")
+        table.add_row("GC", f"{summary.gc_collections:,} collections{pause}")
+    if summary.cgroup_limit:
+        table.add_row("limit", f"{format_bytes(summary.cgroup_limit)} (cgroup)")
+    table.add_row("exit", _exit_text(summary))
+    if summary.stop_reason and summary.stop_reason != "target exited":
+        table.add_row("stopped", summary.stop_reason)
+    if summary.damaged:
+        table.add_row("damaged", "recording cut short in: " + ", ".join(summary.damaged)
+                      + " (rows up to the damage were read)")
+    table.add_row("recording", recording_path)
+    console.print(table)
+
+
+def _exit_text(summary: RunSummary) -> Text:
+    if summary.oom_killed:
+        return Text(f"OOM-killed (exit {summary.exit_code})", style="bold red")
+    if summary.exit_signal:
+        return Text(f"{summary.exit_signal} (exit {summary.exit_code})", style="yellow")
+    if summary.exit_code is None:
+        return Text("still running or unknown (not our child)", style="dim")
+    return Text(f"exit {summary.exit_code}", style="green" if summary.exit_code == 0 else "red")
+
+
+def render_snapshot(snapshot: Baseline, console: Console) -> None:
+    """The runtime's own figures beside where the RSS is."""
+    console.print(Text.assemble(("snapshot ", "bold"), f"pid {snapshot.pid}: ",
+                                " ".join(snapshot.command)))
+    process = Table(title="Process (OS)", title_justify="left", show_header=False)
+    process.add_column(style="dim")
+    process.add_column(justify="right")
+    for label, value in (("RSS", snapshot.rss), ("USS (private)", snapshot.uss),
+                         ("PSS", snapshot.pss), ("swap", snapshot.swap), ("VMS", snapshot.vms)):
+        process.add_row(label, format_bytes(value))
+    process.add_row("threads", str(snapshot.threads))
+    if snapshot.cgroup is not None:
+        group = snapshot.cgroup
+        process.add_row(f"cgroup v{group.version} usage", format_bytes(group.usage))
+        process.add_row("cgroup limit", format_bytes(group.limit) if group.limit else "none")
+        if group.oom_kills is not None:
+            process.add_row("cgroup OOM kills", str(group.oom_kills))
+    console.print(process)
+    if snapshot.python is not None:
+        console.print(_python_table(snapshot))
+    elif snapshot.python_unavailable and _looks_like_python(snapshot.command):
+        console.print(Text(f"Python figures: not available, {snapshot.python_unavailable}.",
+                           style="dim"))
+    console.print(_composition_table(snapshot))
+
+
+def _looks_like_python(command: list[str]) -> bool:
+    return bool(command) and "python" in command[0].rsplit("/", 1)[-1]
+
+
+def _python_table(snapshot: Baseline) -> Table:
+    py = snapshot.python
+    assert py is not None
+    table = Table(title=f"Python {py.version} runtime", title_justify="left", show_header=False)
+    table.add_column(style="dim")
+    table.add_column(justify="right")
+    table.add_row("allocated blocks", f"{py.allocated_blocks:,}")
+    table.add_row("GC-tracked objects", f"{py.objects:,}")
+    table.add_row("GC enabled", "yes" if py.gc_enabled else "NO (gc.disable())")
+    table.add_row("GC thresholds", " / ".join(map(str, py.gc_thresholds)))
+    table.add_row("GC collections (gen 0/1/2)", " / ".join(f"{c:,}" for c in py.gc_collections))
+    table.add_row("GC collected / uncollectable", f"{py.gc_collected:,} / {py.gc_uncollectable:,}")
+    table.add_row("Python threads", str(py.threads))
+    if py.malloc_in_use is not None:
+        table.add_row("malloc in use", format_bytes(py.malloc_in_use))
+        table.add_row("malloc free (retained)", format_bytes(py.malloc_free))
+    return table
+
+
+def _composition_table(snapshot: Baseline) -> Table:
+    table = Table(title="Where the RSS is (/proc/PID/smaps)", title_justify="left")
+    for name, justify in (("kind", "left"), ("mapping", "left"), ("maps", "right"),
+                          ("RSS", "right"), ("PSS", "right"), ("private", "right"),
+                          ("swap", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    rows = snapshot.composition.rows
+    libraries = [r for r in rows if r.category == "library"]
+    others = [r for r in rows if r.category != "library"]
+    shown_libraries = libraries[:MAX_LIBRARY_ROWS]
+    rest = libraries[MAX_LIBRARY_ROWS:]
+    if rest:
+        shown_libraries.append(combine(rest, "library", f"{len(rest)} other libraries"))
+    for row in sorted(others + shown_libraries, key=lambda r: -r.rss):
+        table.add_row(row.category, Text(row.name), str(row.mappings), format_bytes(row.rss),
+                      format_bytes(row.pss), format_bytes(row.private), format_bytes(row.swap))
+    total = snapshot.composition.total
+    table.add_section()
+    table.add_row("total", "", str(total.mappings), format_bytes(total.rss),
+                  format_bytes(total.pss), format_bytes(total.private), format_bytes(total.swap),
+                  style="bold")
+    return table

@@ -1,0 +1,58 @@
+"""Shared helpers: run memgrowth as a real command, write small target programs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+
+
+def memgrowth_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "memgrowth", *args]
+
+
+def run_memgrowth(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess; returns the completed process (text output)."""
+    return subprocess.run(memgrowth_command(*args), capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Bad input: non-zero exit, one line on stderr naming the problem, no traceback."""
+    assert result.returncode != 0, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("memgrowth: error: "), lines[0]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def script(tmp_path: Path):
+    """Write a Python program into the test's folder and return its path."""
+
+    def write(source: str, name: str = "target.py") -> str:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(source))
+        return str(path)
+
+    return write
+
+
+def require_toolchain(name: str) -> None:
+    """Skip with a clear message when a toolchain is missing, except under CI=true."""
+    from shutil import which
+
+    if which(name) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is required under CI=true but is not installed")
+        pytest.skip(f"{name} is not installed")

@@ -214,3 +214,33 @@ def test_quiet_when_piped(tmp_path):
     assert result.stdout == "hello from target\n"
     assert "\x1b[" not in result.stderr and "● rec" not in result.stderr
     assert "recorded" in result.stderr
+
+
+def test_live_status_line_on_a_terminal(tmp_path, script):
+    """On a terminal the live line shows elapsed time, RSS, Python heap and GC count."""
+    import pty
+
+    target = script("import time\nfor _ in range(15):\n    time.sleep(0.1)\n")
+    primary, secondary = pty.openpty()
+    recorder = subprocess.Popen(
+        memgrowth_command("run", "--out", str(tmp_path / "r.db"), "--", sys.executable, target),
+        stdin=secondary, stdout=secondary, stderr=secondary,
+        env={**os.environ, "COLUMNS": "160", "TERM": "xterm"},
+    )
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    recorder.wait(timeout=30)
+    os.close(primary)
+    text = output.decode(errors="replace")
+    assert recorder.returncode == 0
+    assert "● rec" in text
+    assert "RSS" in text and "py blocks" in text and "GCs" in text
+    assert "recorded" in text, "the summary follows the live line"

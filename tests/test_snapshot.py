@@ -11,6 +11,7 @@ from conftest import FIXTURES, assert_one_line_error, memgrowth_command, run_mem
 import memgrowth
 from memgrowth.baseline import snapshot
 from memgrowth.probes.smaps import classify, parse_smaps
+from memgrowth.recording import open_recording
 
 
 def _rss_now(pid):
@@ -76,6 +77,9 @@ def test_snapshot_of_a_python_target_asks_its_agent(tmp_path, script):
     finally:
         recorder.terminate()
         recorder.wait(timeout=30)
+    recording = open_recording(str(tmp_path / "r.db"))
+    assert recording.rows("agent_samples")
+    assert not recording.events("agent_messages_lost"), "replies to snapshot are not numbered"
 
 
 def test_snapshot_of_python_without_agent_says_why(script):

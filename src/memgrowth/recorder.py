@@ -55,6 +55,7 @@ class _Live:
     rss: int | None = None
     processes: int = 0
     agent: dict[int, dict[str, Any]] = field(default_factory=dict)
+    agent_seq: dict[int, int] = field(default_factory=dict)
     cgroup_location: cgroup.CgroupLocation | None = None
     first_oom_kills: int | None = None
     last_host: dict[str, Any] = field(default_factory=dict)
@@ -297,6 +298,10 @@ class Recorder:
         samples, gc_events, events = [], [], []
         for message in messages:
             t = (message.mono - self.started) if message.mono else self.elapsed()
+            lost = self._count_lost(message)
+            if lost:
+                events.append({"t": t, "pid": message.pid, "kind": "agent_messages_lost",
+                               "detail": json.dumps({"lost": lost})})
             if message.type in ("sample", "bye"):
                 samples.append({"t": t, "pid": message.pid, **message.fields})
                 self.live.agent[message.pid] = message.fields
@@ -314,6 +319,16 @@ class Recorder:
                 events.append({"t": t, "pid": message.pid, "kind": "agent",
                                "detail": json.dumps(message.fields)})
         self.writer.write({"agent_samples": samples, "gc_events": gc_events, "events": events})
+
+    def _count_lost(self, message: AgentMessage) -> int:
+        """Datagrams of this agent that never arrived, from gaps in its sequence numbers."""
+        if message.seq is None:
+            return 0
+        previous = self.live.agent_seq.get(message.pid)
+        self.live.agent_seq[message.pid] = message.seq
+        if previous is None or message.seq <= previous:
+            return 0  # first message, or a new agent after exec under the same pid
+        return message.seq - previous - 1
 
     def _mark_python(self, message: AgentMessage, t: float) -> None:
         member = next((m for m in self.members.values()

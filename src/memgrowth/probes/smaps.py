@@ -56,13 +56,13 @@ def classify(pathname: str) -> tuple[str, str]:
     """Category and display name of a mapping from its smaps pathname."""
     name = pathname.strip()
     if name == "[heap]":
-        return "heap", "[heap] (brk: malloc's main arena)"
+        return "heap", "[heap]"
     if name.startswith("[stack"):
-        return "stack", "[stack] (main thread)"
+        return "stack", "[stack]"
     if name in _KERNEL:
         return "kernel", name
     if not name or name.startswith("[anon"):
-        return "anonymous", name or "anonymous mappings (mmap: arenas, thread stacks, big objects)"
+        return "anonymous", name or "anonymous mmaps"
     if name.startswith("/dev/shm/") or name.startswith("/SYSV") or name.startswith("/memfd:"):
         return "shared memory", name
     clean = name.removesuffix(" (deleted)")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from memgrowth.analysis.summary import RunSummary
 from memgrowth.baseline import Baseline
-from memgrowth.probes.smaps import combine
+from memgrowth.probes.smaps import CompositionRow, combine
 from memgrowth.units import format_bytes, format_duration
 
 MAX_LIBRARY_ROWS = 12
@@ -109,23 +110,47 @@ def _python_table(snapshot: Baseline) -> Table:
     return table
 
 
+NOTES = {
+    "heap": "[heap]: malloc's main arena, grown with brk",
+    "anonymous": "anonymous mmaps: other malloc arenas, pymalloc arenas, thread stacks, "
+                 "large buffers",
+    "stack": "[stack]: the main thread's stack",
+}
+SMALL_SHARE = 0.005  # files and libraries under this share of RSS are folded into one row
+
+
 def _composition_table(snapshot: Baseline) -> Table:
-    table = Table(title="Where the RSS is (/proc/PID/smaps)", title_justify="left")
-    for name, justify in (("kind", "left"), ("mapping", "left"), ("maps", "right"),
-                          ("RSS", "right"), ("PSS", "right"), ("private", "right"),
-                          ("swap", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    rows = snapshot.composition.rows
-    libraries = [r for r in rows if r.category == "library"]
-    others = [r for r in rows if r.category != "library"]
-    shown_libraries = libraries[:MAX_LIBRARY_ROWS]
-    rest = libraries[MAX_LIBRARY_ROWS:]
-    if rest:
-        shown_libraries.append(combine(rest, "library", f"{len(rest)} other libraries"))
-    for row in sorted(others + shown_libraries, key=lambda r: -r.rss):
-        table.add_row(row.category, Text(row.name), str(row.mappings), format_bytes(row.rss),
+    composition = snapshot.composition
+    total = composition.total
+    table = Table(title=f"Where the RSS is (/proc/{snapshot.pid}/smaps)", title_justify="left",
+                  caption=Text("\n".join(NOTES[c] for c in NOTES
+                                         if any(r.category == c for r in composition.rows))),
+                  caption_justify="left")
+    table.add_column("kind", no_wrap=True, min_width=9)
+    table.add_column("mapping", no_wrap=True, overflow="ellipsis", min_width=16)
+    for name in ("maps", "RSS", "PSS", "private", "swap"):
+        table.add_column(name, justify="right", no_wrap=True)
+    shown: list[CompositionRow] = []
+    folded: dict[str, list[CompositionRow]] = {"library": [], "file": [], "kernel": []}
+    for row in composition.rows:
+        kept = [r for r in shown if r.category == row.category]
+        small = row.rss < SMALL_SHARE * max(total.rss, 1)
+        if row.category == "kernel" or (
+            row.category in folded and (small or len(kept) >= MAX_LIBRARY_ROWS)
+        ):
+            folded[row.category].append(row)
+        else:
+            shown.append(row)
+    for category, rows in folded.items():
+        if rows:
+            label = {"library": f"{len(rows)} other libraries",
+                     "file": f"{len(rows)} other files",
+                     "kernel": "[vdso], [vvar]…"}[category]
+            shown.append(combine(rows, category, label))
+    for row in sorted(shown, key=lambda r: -r.rss):
+        name = os.path.basename(row.name) if row.name.startswith("/") else row.name
+        table.add_row(row.category, Text(name), str(row.mappings), format_bytes(row.rss),
                       format_bytes(row.pss), format_bytes(row.private), format_bytes(row.swap))
-    total = snapshot.composition.total
     table.add_section()
     table.add_row("total", "", str(total.mappings), format_bytes(total.rss),
                   format_bytes(total.pss), format_bytes(total.private), format_bytes(total.swap),

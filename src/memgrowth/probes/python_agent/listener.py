@@ -34,6 +34,7 @@ class AgentMessage:
     type: str
     pid: int
     mono: float | None
+    seq: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     gc_events: list[tuple[float, int, float, int, int]] = field(default_factory=list)
 
@@ -104,7 +105,9 @@ def decode(data: bytes) -> AgentMessage | None:
     if not isinstance(pid, int) or pid <= 0:
         return None
     mono = _number(raw.get("mono"))
-    message = AgentMessage(type=raw["type"], pid=pid, mono=float(mono) if mono else None)
+    seq = _number(raw.get("seq"))
+    message = AgentMessage(type=raw["type"], pid=pid, mono=float(mono) if mono else None,
+                           seq=seq if isinstance(seq, int) else None)
     if message.type in ("sample", "bye", "baseline"):
         message.fields = {name: _number(raw.get(name)) for name in _SAMPLE_FIELDS}
         if message.type == "baseline":

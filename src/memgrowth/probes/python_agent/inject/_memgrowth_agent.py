@@ -55,6 +55,7 @@ class _Agent:
         self.stopped = False
         self.agent_cpu = 0.0  # CPU seconds of the agent's own thread
         self.forked_from: int | None = None  # the parent's pid, in a child made by fork
+        self.seq = 0
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -85,6 +86,7 @@ class _Agent:
         self.gc_events = []
         self.gc_dropped = 0
         self.census_at = 0.0
+        self.seq = 0
         self.forked_from = self.pid
         self.open()
 
@@ -111,6 +113,9 @@ class _Agent:
         sock = self.sock
         if sock is None:
             return
+        if to is None:  # numbered, so the recorder can count datagrams dropped on the way
+            self.seq += 1
+            message = {**message, "seq": self.seq}
         data = encode(message).encode("utf-8", "replace")
         try:
             sock.sendto(data, _socket.MSG_DONTWAIT, to or os.path.join(self.directory,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text

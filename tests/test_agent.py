@@ -2,10 +2,10 @@
 
 import sys
 
-from conftest import run_memgrowth
-
 from memgrowth.probes.python_agent.listener import decode
 from memgrowth.recording import open_recording
+
+from conftest import run_memgrowth
 
 
 def _record(tmp_path, target, *args, extra=()):
@@ -177,29 +177,11 @@ def test_hostile_datagrams_are_dropped():
     assert message.fields["allocated_blocks"] is None and message.fields["threads"] == 3
 
 
-def test_agent_and_recorder_agree_on_names():
-    import importlib.util
-
-    from memgrowth.probes import python_agent
-
-    spec = importlib.util.spec_from_file_location(
-        "_agent_copy", f"{python_agent.INJECT_DIR}/_memgrowth_agent.py")
-    agent = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(agent)
-    for name in ("ENV_DIR", "ENV_INTERVAL", "RECORDER_SOCKET", "BASELINE_REQUEST"):
-        assert getattr(agent, name) == getattr(python_agent, name), name
-
-
 def test_agent_encoder_writes_json_the_listener_reads():
-    import importlib.util
     import json
 
-    from memgrowth.probes import python_agent
+    from memgrowth.probes.python_agent.inject import _memgrowth_agent as agent
 
-    spec = importlib.util.spec_from_file_location(
-        "_agent_copy2", f"{python_agent.INJECT_DIR}/_memgrowth_agent.py")
-    agent = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(agent)
     value = {"type": "hello", "pid": 5, "argv": ['a"b', "c\\d", "tab\there", "<script>", "é\x01"],
              "x": [1.5, None, True, float("nan")], "nested": [{"k": 1}]}
     decoded = json.loads(agent.encode(value))

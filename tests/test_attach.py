@@ -8,9 +8,10 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, assert_one_line_error, memgrowth_command, run_memgrowth
 
 from memgrowth.recording import open_recording
+
+from conftest import REPO, assert_one_line_error, memgrowth_command, run_memgrowth
 
 
 def test_attach_records_a_running_process_for_a_duration(tmp_path, script):

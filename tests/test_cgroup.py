@@ -4,9 +4,10 @@ kernel's cgroup-v2 documentation lays it out), and from this machine when it has
 import os
 
 import pytest
-from conftest import FIXTURES
 
 from memgrowth.probes import cgroup
+
+from conftest import FIXTURES
 
 
 def _locate(layout, pid):

@@ -5,9 +5,10 @@ import sys
 import uuid
 
 import pytest
-from conftest import run_memgrowth
 
 from memgrowth.recording import open_recording
+
+from conftest import run_memgrowth
 
 LIMIT = 120 * 1024 * 1024
 

@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-from conftest import assert_one_line_error, run_memgrowth
 
 from memgrowth.errors import UserError
 from memgrowth.recording import (
@@ -18,6 +17,8 @@ from memgrowth.recording import (
     RecordingWriter,
     open_recording,
 )
+
+from conftest import assert_one_line_error, run_memgrowth
 
 
 def _sample(t, pid=1, rss=1000):

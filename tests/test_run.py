@@ -8,10 +8,11 @@ import time
 
 import psutil
 import pytest
-from conftest import assert_one_line_error, memgrowth_command, run_memgrowth
 
 from memgrowth.analysis.summary import tree_rss_by_tick
 from memgrowth.recording import open_recording
+
+from conftest import assert_one_line_error, memgrowth_command, run_memgrowth
 
 MiB = 1024 * 1024
 

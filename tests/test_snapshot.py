@@ -6,12 +6,13 @@ import time
 
 import psutil
 import pytest
-from conftest import FIXTURES, assert_one_line_error, memgrowth_command, run_memgrowth
 
 import memgrowth
 from memgrowth.baseline import snapshot
 from memgrowth.probes.smaps import classify, parse_smaps
 from memgrowth.recording import open_recording
+
+from conftest import FIXTURES, assert_one_line_error, memgrowth_command, run_memgrowth
 
 
 def _rss_now(pid):

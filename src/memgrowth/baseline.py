@@ -6,10 +6,7 @@ getting Python figures from its memgrowth agent when it runs one.
 
 from __future__ import annotations
 
-import gc
 import os
-import sys
-import threading
 from dataclasses import dataclass, field
 
 import psutil
@@ -17,6 +14,7 @@ import psutil
 from memgrowth.errors import UserError
 from memgrowth.probes import cgroup, os_process, smaps
 from memgrowth.probes.python_agent import ENV_DIR
+from memgrowth.probes.python_agent.inject import _memgrowth_agent
 from memgrowth.probes.python_agent.listener import request_baseline
 
 
@@ -57,36 +55,27 @@ class Baseline:
     notes: list[str] = field(default_factory=list)
 
 
-def _python_figures_here() -> PythonFigures:
-    stats = gc.get_stats()
-    figures = PythonFigures(
-        version=sys.version.split()[0],
-        allocated_blocks=sys.getallocatedblocks(),
-        objects=len(gc.get_objects()),
-        gc_enabled=gc.isenabled(),
-        gc_thresholds=gc.get_threshold(),
-        gc_counts=gc.get_count(),
-        gc_collections=tuple(s["collections"] for s in stats),  # type: ignore[arg-type]
-        gc_collected=sum(s["collected"] for s in stats),
-        gc_uncollectable=sum(s["uncollectable"] for s in stats),
-        threads=threading.active_count(),
+def _figures(fields: dict) -> PythonFigures:
+    """PythonFigures from the agent's baseline fields (the same names as in the recording)."""
+
+    def int_of(name: str) -> int:
+        return int(fields.get(name) or 0)
+
+    return PythonFigures(
+        version=str(fields.get("version") or "?"),
+        allocated_blocks=int_of("allocated_blocks"),
+        objects=int_of("gc_objects"),
+        gc_enabled=bool(fields.get("gc_enabled")),
+        gc_thresholds=(int_of("gc_threshold0"), int_of("gc_threshold1"), int_of("gc_threshold2")),
+        gc_counts=(int_of("gc_count0"), int_of("gc_count1"), int_of("gc_count2")),
+        gc_collections=(int_of("gc_collections0"), int_of("gc_collections1"),
+                        int_of("gc_collections2")),
+        gc_collected=int_of("gc_collected"),
+        gc_uncollectable=int_of("gc_uncollectable"),
+        threads=int_of("threads"),
+        malloc_in_use=fields.get("malloc_in_use"),
+        malloc_free=fields.get("malloc_free"),
     )
-    try:
-        import ctypes
-
-        class MallInfo2(ctypes.Structure):
-            _fields_ = [(n, ctypes.c_size_t) for n in (
-                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-                "uordblks", "fordblks", "keepcost")]
-
-        function = ctypes.CDLL(None).mallinfo2
-        function.restype = MallInfo2
-        info = function()
-        figures.malloc_in_use = info.uordblks + info.hblkhd
-        figures.malloc_free = info.fordblks
-    except (OSError, AttributeError):
-        pass
-    return figures
 
 
 def _python_figures_from_agent(pid: int) -> tuple[PythonFigures | None, str | None]:
@@ -104,26 +93,7 @@ def _python_figures_from_agent(pid: int) -> tuple[PythonFigures | None, str | No
     message = request_baseline(agent_dir, pid)
     if message is None:
         return None, "its memgrowth agent did not answer (recording over, or not a Python process)"
-    f = message.fields
-
-    def int_of(name: str) -> int:
-        return int(f.get(name) or 0)
-
-    return PythonFigures(
-        version=str(f.get("version") or "?"),
-        allocated_blocks=int_of("allocated_blocks"),
-        objects=int_of("gc_objects"),
-        gc_enabled=bool(f.get("gc_enabled")),
-        gc_thresholds=(int_of("gc_threshold0"), int_of("gc_threshold1"), int_of("gc_threshold2")),
-        gc_counts=(int_of("gc_count0"), int_of("gc_count1"), int_of("gc_count2")),
-        gc_collections=(int_of("gc_collections0"), int_of("gc_collections1"),
-                        int_of("gc_collections2")),
-        gc_collected=int_of("gc_collected"),
-        gc_uncollectable=int_of("gc_uncollectable"),
-        threads=int_of("threads"),
-        malloc_in_use=f.get("malloc_in_use"),
-        malloc_free=f.get("malloc_free"),
-    ), None
+    return _figures(message.fields), None
 
 
 def snapshot(pid: int) -> Baseline:
@@ -155,7 +125,8 @@ def snapshot(pid: int) -> Baseline:
         cgroup=cgroup.read_memory(location) if location else None,
     )
     if pid == os.getpid():
-        result.python = _python_figures_here()
+        # The agent's own measuring code, run here without its thread or socket.
+        result.python = _figures(_memgrowth_agent._Agent("", None).baseline())
     else:
         result.python, result.python_unavailable = _python_figures_from_agent(pid)
     return result

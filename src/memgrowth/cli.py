@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -38,4 +39,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # a bug of ours: one line, the traceback only when asked for
+        if os.environ.get("MEMGROWTH_DEBUG"):
+            raise
+        print(f"memgrowth: internal error: {type(exc).__name__}: {exc} "
+              "(set MEMGROWTH_DEBUG=1 to see where)", file=sys.stderr)
+        sys.exit(70)
     sys.exit(status if isinstance(status, int) else 0)

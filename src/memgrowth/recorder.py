@@ -12,6 +12,7 @@ import json
 import os
 import select
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -81,6 +82,7 @@ class Recorder:
         self.interrupts = 0
         self.kill_at: float | None = None
         self.exit: ExitStatus | None = None
+        self.write_error: str | None = None
 
     # --- public ----------------------------------------------------------------------------
 
@@ -88,7 +90,20 @@ class Recorder:
         return self.clock() - self.started
 
     def run(self) -> ExitStatus | None:
-        """Record until the root exits (or stop is requested); returns its exit status."""
+        """Record until the root exits (or stop is requested); returns its exit status.
+
+        If the recording cannot be written (a full disk…), recording stops, `write_error`
+        says why, and a launched target is still waited for: it never notices.
+        """
+        try:
+            self._record()
+        except sqlite3.Error as exc:
+            self.write_error = f"{exc} (after {self.elapsed():.1f} s)"
+            if isinstance(self.target, LaunchedTarget) and self.exit is None:
+                self.exit = ExitStatus.from_returncode(self.target.popen.wait())
+        return self.exit
+
+    def _record(self) -> None:
         self.writer.event(0.0, "start", pid=self.target.pid, command=self.target.command,
                           attached=isinstance(self.target, AttachedTarget),
                           interval=self.options.interval or "adaptive")
@@ -113,7 +128,6 @@ class Recorder:
         self.writer.event(self.elapsed(), "stop", pid=self.target.pid,
                           reason=self.stop_reason or "target exited")
         self.writer.set_meta(duration_s=self.elapsed())
-        return self.exit
 
     def interrupt(self, signum: int) -> None:
         """A signal reached memgrowth: pass it on to a launched target, or stop attaching."""

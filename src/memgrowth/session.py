@@ -26,6 +26,7 @@ from memgrowth.targets import AttachedTarget, ExitStatus, LaunchedTarget
 class SessionResult:
     path: str
     exit: ExitStatus | None
+    write_error: str | None = None  # why the recording stopped early, if it did
 
 
 def default_path(command: list[str], now: datetime.datetime | None = None) -> str:
@@ -97,4 +98,7 @@ def _record(writer: RecordingWriter, target: LaunchedTarget | AttachedTarget,
         if listener is not None:
             listener.close()
     sys.stdout.flush()
-    return SessionResult(writer.path, exit_status)
+    if recorder.write_error:
+        print(f"memgrowth: error: recording stopped, cannot write {writer.path}: "
+              f"{recorder.write_error}; the target was left to run", file=sys.stderr)
+    return SessionResult(writer.path, exit_status, recorder.write_error)

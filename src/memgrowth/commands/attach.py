@@ -21,6 +21,8 @@ def command(pid: int, out: str | None, overwrite: bool, interval: float | None,
     """
     options = RecorderOptions(interval=interval, duration=duration, limit=limit)
     result = record_pid(pid, options, out=out, overwrite=overwrite, quiet=quiet)
+    if result.write_error:
+        return 1
     if not quiet:
         print_summary(result.path, stderr=True)
     return 0

@@ -27,6 +27,6 @@ def command(command: tuple[str, ...], out: str | None, overwrite: bool, interval
     options = RecorderOptions(interval=interval, duration=duration, grace=grace, limit=limit)
     result = record_command(list(command), options, out=out, overwrite=overwrite,
                             agent=not no_agent, quiet=quiet)
-    if not quiet:
+    if not quiet and not result.write_error:
         print_summary(result.path, stderr=True)
     return result.exit.code if result.exit and result.exit.code is not None else 0

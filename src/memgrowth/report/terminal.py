@@ -18,8 +18,8 @@ MAX_LIBRARY_ROWS = 12
 
 def render_summary(summary: RunSummary, console: Console, recording_path: str) -> None:
     """A few lines: what ran, for how long, how big at start, peak and end, how it ended."""
-    command = " ".join(summary.command) or "?"
-    console.print(Text.assemble(("memgrowth ", "bold"), f"recorded {command!s}"))
+    console.print(Text.assemble(("memgrowth ", "bold"), "recorded ",
+                                short_command(summary.command)))
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
@@ -50,6 +50,13 @@ def render_summary(summary: RunSummary, console: Console, recording_path: str) -
                       + " (rows up to the damage were read)")
     table.add_row("recording", recording_path)
     console.print(table)
+
+
+def short_command(command: list[str]) -> str:
+    """The command as a person would type it: programs and scripts by their file names."""
+    if not command:
+        return "?"
+    return " ".join(os.path.basename(a) if os.path.isabs(a) else a for a in command)
 
 
 def _exit_text(summary: RunSummary) -> Text:

@@ -2,10 +2,12 @@
 
 import os
 
+# The agent cannot import memgrowth; memgrowth takes the channel's names from the agent.
+from memgrowth.probes.python_agent.inject._memgrowth_agent import (  # noqa: F401
+    BASELINE_REQUEST,
+    ENV_DIR,
+    ENV_INTERVAL,
+    RECORDER_SOCKET,
+)
+
 INJECT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inject")
-ENV_DIR = "MEMGROWTH_AGENT_DIR"
-ENV_INTERVAL = "MEMGROWTH_AGENT_INTERVAL"
-RECORDER_SOCKET = "recorder.sock"
-BASELINE_REQUEST = b"baseline"
-# The agent (inject/_memgrowth_agent.py) cannot import memgrowth, so it repeats these names;
-# tests/test_agent.py checks that both sides agree.

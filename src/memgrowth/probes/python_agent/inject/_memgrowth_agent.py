@@ -29,7 +29,7 @@ RECORDER_SOCKET = "recorder.sock"
 BASELINE_REQUEST = b"baseline"
 MAX_DATAGRAM = 60_000  # well under the default Unix datagram limit
 MAX_PENDING_GC_EVENTS = 100_000
-CENSUS_DUTY = 0.005  # the object census may use at most 0.5% of wall time…
+CENSUS_DUTY = 0.0025  # the object census may use at most 0.25% of wall time…
 CENSUS_MAX_PAUSE_S = 0.02  # …and is skipped once one census would pause the target this long
 SETTLE_S = 0.2  # short-lived processes never pay for the census or for loading ctypes
 
@@ -116,7 +116,9 @@ class _Agent:
         if to is None:  # numbered, so the recorder can count datagrams dropped on the way
             self.seq += 1
             message = {**message, "seq": self.seq}
-        data = encode(message).encode("utf-8", "replace")
+        json = sys.modules.get("json")  # the C encoder is 5x faster: use it once it is loaded
+        text = json.dumps(message, separators=(",", ":")) if json else encode(message)
+        data = text.encode("utf-8", "replace")
         try:
             sock.sendto(data, _socket.MSG_DONTWAIT, to or os.path.join(self.directory,
                                                                         RECORDER_SOCKET))
@@ -217,6 +219,7 @@ class _Agent:
         objects = len(gc.get_objects())
         census_s = time.perf_counter() - started
         figures = self.sample()
+        figures.update(self._malloc_figures())
         figures.update({
             "gc_objects": objects, "census_s": census_s,
             "gc_stats": gc.get_stats(), "version": sys.version.split()[0],

@@ -6,9 +6,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import psutil
 import pytest
+
+from memgrowth.recording import open_recording
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -46,6 +50,40 @@ def script(tmp_path: Path):
         return str(path)
 
     return write
+
+
+def start_recording(tmp_path, *command, args=()):
+    """Start `memgrowth run` in the background; returns (process, recording path)."""
+    out = str(tmp_path / "rec.db")
+    recorder = subprocess.Popen(
+        memgrowth_command("run", "--out", out, *args, "--", *command),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    return recorder, out
+
+
+def wait_for_child(recorder, timeout=20.0):
+    """The target memgrowth started, once it exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = psutil.Process(recorder.pid).children()
+        if children:
+            return children[0]
+        time.sleep(0.05)
+    raise AssertionError("memgrowth did not start its target")
+
+
+def wait_for_rows(path, table, count, timeout=20.0):
+    """Wait until a recording being written holds COUNT rows of TABLE."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(open_recording(path).rows(table)) >= count:
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} rows in {table}")
 
 
 def require_toolchain(name: str) -> None:

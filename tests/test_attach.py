@@ -5,13 +5,18 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from memgrowth.recording import open_recording
 
-from conftest import REPO, assert_one_line_error, memgrowth_command, run_memgrowth
+from conftest import (
+    REPO,
+    assert_one_line_error,
+    memgrowth_command,
+    run_memgrowth,
+    wait_for_rows,
+)
 
 
 def test_attach_records_a_running_process_for_a_duration(tmp_path, script):
@@ -56,11 +61,7 @@ def test_ctrl_c_stops_the_recording_not_the_process(tmp_path):
     recorder = subprocess.Popen(memgrowth_command("attach", str(child.pid), "--out", out),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (
-            os.path.exists(out) and _rows(out) >= 3
-        ):
-            time.sleep(0.1)
+        wait_for_rows(out, "os_samples", 3)
         recorder.send_signal(signal.SIGINT)
         recorder.wait(timeout=20)
         assert recorder.returncode == 0
@@ -69,13 +70,6 @@ def test_ctrl_c_stops_the_recording_not_the_process(tmp_path):
     finally:
         child.kill()
         child.wait()
-
-
-def _rows(path):
-    try:
-        return len(open_recording(path).rows("os_samples"))
-    except Exception:
-        return 0
 
 
 def test_attach_to_a_missing_pid():

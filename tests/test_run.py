@@ -12,7 +12,14 @@ import pytest
 from memgrowth.analysis.summary import tree_rss_by_tick
 from memgrowth.recording import open_recording
 
-from conftest import assert_one_line_error, memgrowth_command, run_memgrowth
+from conftest import (
+    assert_one_line_error,
+    memgrowth_command,
+    run_memgrowth,
+    start_recording,
+    wait_for_child,
+    wait_for_rows,
+)
 
 MiB = 1024 * 1024
 
@@ -96,42 +103,11 @@ def test_duration_kills_a_target_that_ignores_sigterm(tmp_path, script):
     assert signals == ["SIGTERM", "SIGKILL"]
 
 
-def _start_recording(tmp_path, *command, args=()):
-    out = str(tmp_path / "rec.db")
-    recorder = subprocess.Popen(
-        memgrowth_command("run", "--out", out, *args, "--", *command),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    return recorder, out
-
-
-def _wait_for_child(recorder, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        children = psutil.Process(recorder.pid).children()
-        if children:
-            return children[0]
-        time.sleep(0.05)
-    raise AssertionError("memgrowth did not start its target")
-
-
-def _wait_for_rows(path, table, count, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if len(open_recording(path).rows(table)) >= count:
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} rows in {table}")
-
-
 def test_target_killed_mid_run(tmp_path, script):
     target = script("import time\nx = bytearray(20 * 1024 * 1024)\ntime.sleep(60)\n")
-    recorder, out = _start_recording(tmp_path, sys.executable, target)
-    child = _wait_for_child(recorder)
-    _wait_for_rows(out, "os_samples", 5)
+    recorder, out = start_recording(tmp_path, sys.executable, target)
+    child = wait_for_child(recorder)
+    wait_for_rows(out, "os_samples", 5)
     child.kill()
     recorder.wait(timeout=30)
     assert recorder.returncode == 128 + signal.SIGKILL
@@ -142,9 +118,9 @@ def test_target_killed_mid_run(tmp_path, script):
 
 def test_killing_memgrowth_leaves_the_target_alive_and_the_recording_readable(tmp_path, script):
     target = script("import time\ntime.sleep(30)\n")
-    recorder, out = _start_recording(tmp_path, sys.executable, target)
-    child = _wait_for_child(recorder)
-    _wait_for_rows(out, "agent_samples", 3)
+    recorder, out = start_recording(tmp_path, sys.executable, target)
+    child = wait_for_child(recorder)
+    wait_for_rows(out, "agent_samples", 3)
     recorder.kill()
     recorder.wait()
     try:
@@ -168,9 +144,9 @@ def test_sigint_is_forwarded_and_the_recording_closed(tmp_path, script):
             print("target got SIGINT", flush=True)
             raise SystemExit(7)
     """)
-    recorder, out = _start_recording(tmp_path, sys.executable, target)
-    _wait_for_child(recorder)
-    _wait_for_rows(out, "agent_samples", 2)
+    recorder, out = start_recording(tmp_path, sys.executable, target)
+    wait_for_child(recorder)
+    wait_for_rows(out, "agent_samples", 2)
     recorder.send_signal(signal.SIGINT)
     stdout, _ = recorder.communicate(timeout=30)
     assert "target got SIGINT" in stdout
@@ -191,9 +167,9 @@ def test_unwritable_out(tmp_path):
 
 
 def test_second_memgrowth_on_the_same_file(tmp_path):
-    recorder, out = _start_recording(tmp_path, "sleep", "30")
+    recorder, out = start_recording(tmp_path, "sleep", "30")
     try:
-        _wait_for_child(recorder)
+        wait_for_child(recorder)
         result = run_memgrowth("run", "--out", out, "--overwrite", "--", "true")
         assert_one_line_error(result, "being written by another memgrowth")
         result = run_memgrowth("run", "--out", out, "--", "true")

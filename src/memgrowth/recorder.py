@@ -255,8 +255,12 @@ class Recorder:
         kills = host.get("cgroup_oom_kills")
         if kills is None:
             return
-        if self.live.first_oom_kills is None:
+        moved = host.get("cgroup_path") != self.live.last_host.get("cgroup_path")
+        if self.live.first_oom_kills is None or moved:
+            # A target that moves into another cgroup starts from that cgroup's own count.
             self.live.first_oom_kills = kills
+            self.live.last_host = host
+            return
         previous = self.live.last_host.get("cgroup_oom_kills")
         if previous is not None and kills > previous:
             self.writer.event(t, "oom_kill", pid=None, source="cgroup counter",
@@ -319,6 +323,8 @@ class Recorder:
             if message.type in ("sample", "bye"):
                 samples.append({"t": t, "pid": message.pid, **message.fields})
                 self.live.agent[message.pid] = message.fields
+                if message.type == "bye":  # that process has ended: out of the live totals
+                    del self.live.agent[message.pid]
             elif message.type == "gc":
                 gc_events.extend(
                     {"t": e[0] - self.started, "pid": message.pid, "generation": e[1],

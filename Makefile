@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/memgrowth demo
+	$(BIN)/memgrowth demo session-cache
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -53,7 +53,7 @@ def test_oom_kill_is_recorded(tmp_path, script):
         hold = []
         while True:
             hold.append(bytearray(4 * 1024 * 1024))
-            time.sleep(0.01)
+            time.sleep(0.04)  # 100 MB/s: fast, but slow enough for 0.1 s ticks to watch
     """)
     out = str(tmp_path / "oom.db")
     try:

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,8 @@ from memgrowth.recording import ProcessInfo, RecordingWriter
 from memgrowth.report.status import LiveFigures, StatusLine
 from memgrowth.targets import AttachedTarget, ExitStatus, LaunchedTarget
 
-NEAR_LIMIT = 0.9  # a SIGKILL above this share of the limit is taken for an OOM kill
+NEAR_LIMIT = 0.9  # a SIGKILL this close to the limit is taken for an OOM kill…
+RECENT_S = 5.0  # …when the usage was there within these last seconds
 
 
 def adaptive_interval(elapsed: float) -> float:
@@ -60,6 +62,7 @@ class _Live:
     cgroup_location: cgroup.CgroupLocation | None = None
     first_oom_kills: int | None = None
     last_host: dict[str, Any] = field(default_factory=dict)
+    recent_usage: deque[tuple[float, int]] = field(default_factory=deque)  # last RECENT_S
 
 
 class Recorder:
@@ -203,13 +206,20 @@ class Recorder:
             seen.add(key)
             rows.append(row)
         self._forget_gone(seen, t)
-        location = cgroup.locate(self.target.pid) or self.live.cgroup_location
+        location = self.live.cgroup_location
+        if any(row["pid"] == self.target.pid for row in rows):
+            # Only a living root tells its cgroup: a zombie's reads as the root cgroup.
+            location = cgroup.locate(self.target.pid) or location
         self.live.cgroup_location = location
         host = os_process.sample_host(t, location)
         self._watch_oom(host, t)
         self.writer.write({"os_samples": rows, "host_samples": [host]})
         self.live.rss = sum(r["rss"] for r in rows) if rows else self.live.rss
         self.live.processes = len(rows)
+        usage = max(host.get("cgroup_usage") or 0, self.live.rss or 0)
+        self.live.recent_usage.append((t, usage))
+        while self.live.recent_usage[0][0] < t - RECENT_S:
+            self.live.recent_usage.popleft()
         self._show()
 
     def _member(self, process: psutil.Process, t: float) -> tuple[int, float] | None:
@@ -298,7 +308,7 @@ class Recorder:
         if first is not None and kills is not None and kills > first:
             return True, "cgroup oom_kill counter"
         limit = self.options.limit or self.live.last_host.get("cgroup_limit")
-        usage = self.live.last_host.get("cgroup_usage") or self.live.rss
+        usage = max((u for _, u in self.live.recent_usage), default=None)
         if limit and usage and usage >= NEAR_LIMIT * limit:
             return True, f"SIGKILL at {usage / limit:.0%} of the memory limit"
         return False, None

@@ -102,8 +102,8 @@ def sample(process: psutil.Process, t: float) -> dict[str, Any] | None:
                 fds = process.num_fds()
             except psutil.AccessDenied:
                 fds = None
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return None
+        if memory.rss == 0 or process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return None  # exiting: its memory is gone and its cgroup already reads as "/"
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
     except psutil.AccessDenied:

@@ -122,6 +122,8 @@ class Recorder:
                 if self.exit is not None:
                     self._drain_agents()
                     self._finish_root()
+                    if self.kill_at is not None:
+                        self._stop_leftovers()
                     break
                 if self.stop_reason and isinstance(self.target, AttachedTarget):
                     break
@@ -191,6 +193,15 @@ class Recorder:
             self.writer.event(self.elapsed(), "terminate", pid=self.target.pid, signal="SIGKILL")
             self.target.signal(signal.SIGKILL)
             self.kill_at = float("inf")
+
+    def _stop_leftovers(self) -> None:
+        """--duration stopped the root: its descendants still running get SIGTERM too."""
+        for member in self.members.values():
+            if member.process is not None and member.info.pid != self.target.pid:
+                try:
+                    member.process.terminate()
+                except psutil.Error:
+                    pass
 
     def _tick(self) -> None:
         t = self.elapsed()
@@ -338,7 +349,8 @@ class Recorder:
             elif message.type == "gc":
                 gc_events.extend(
                     {"t": e[0] - self.started, "pid": message.pid, "generation": e[1],
-                     "duration_s": e[2], "collected": e[3], "uncollectable": e[4]}
+                     "duration_s": e[2], "collected": e[3], "uncollectable": e[4],
+                     "heap_after": e[5]}
                     for e in message.gc_events
                 )
                 if message.fields.get("dropped"):

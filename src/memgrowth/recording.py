@@ -38,7 +38,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "gc_collections1", "gc_collections2", "gc_collected", "gc_uncollectable", "gc_objects",
         "threads", "asyncio_tasks", "malloc_in_use", "malloc_free", "malloc_mmap", "agent_cpu_s",
     ),
-    "gc_events": ("t", "pid", "generation", "duration_s", "collected", "uncollectable"),
+    "gc_events": ("t", "pid", "generation", "duration_s", "collected", "uncollectable",
+                  "heap_after"),
     "events": ("t", "pid", "kind", "detail"),
 }
 
@@ -206,7 +207,9 @@ class Recording:
     path: str
     meta: dict[str, Any]
     processes: list[ProcessInfo]
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Column-oriented: table -> column -> values in time order. Analysis reads columns; a
+    # day at one sample a second is a few hundred thousand rows, too many for dicts.
+    tables: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     damaged: list[str] = field(default_factory=list)  # tables cut short by damage
 
     @property
@@ -214,12 +217,20 @@ class Recording:
         return int(self.meta.get("schema_version", 0))
 
     def rows(self, table: str, pid: int | None = None) -> list[dict[str, Any]]:
-        """Rows of one table in time order, optionally of one process."""
-        rows = self.tables.get(table, [])
+        """Rows of one table in time order as dicts, optionally of one process."""
+        columns = self.tables.get(table, {})
+        names = list(columns)
+        rows = [dict(zip(names, values, strict=True))
+                for values in zip(*columns.values(), strict=True)]
         return rows if pid is None else [r for r in rows if r.get("pid") == pid]
 
     def column(self, table: str, name: str, pid: int | None = None) -> list[Any]:
-        return [r[name] for r in self.rows(table, pid)]
+        """One column of a table in time order, optionally of one process."""
+        columns = self.tables.get(table, {})
+        values = columns.get(name, [])
+        if pid is None:
+            return list(values)
+        return [v for v, p in zip(values, columns.get("pid", []), strict=True) if p == pid]
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Events with their detail decoded, optionally of one kind."""
@@ -294,13 +305,17 @@ def _read(db: sqlite3.Connection, path: str) -> Recording:
         )
     recording = Recording(path=path, meta=meta, processes=[])
     for table, columns in TABLES.items():
-        rows, complete = _salvage(db, f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
-        recording.tables[table] = [dict(zip(columns, row, strict=True)) for row in rows]
+        # A column this file does not have (added later to its schema version) reads as NULL.
+        present = {row[1] for row in _salvage(db, f"PRAGMA table_info({table})")[0]}
+        selected = ", ".join(c if c in present else "NULL" for c in columns)
+        rows, complete = _salvage(db, f"SELECT {selected} FROM {table} ORDER BY rowid")
+        # Rows are appended nearly in time order (agents report late); sort so readers can
+        # rely on it. Rows without a time are dropped: they cannot be placed.
+        rows = sorted((r for r in rows if r[0] is not None), key=lambda r: r[0])
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        recording.tables[table] = {c: list(v) for c, v in zip(columns, values, strict=True)}
         if not complete:
             recording.damaged.append(table)
-    # Rows are appended in time order per writer; sort anyway so readers can rely on it.
-    for rows in recording.tables.values():
-        rows.sort(key=lambda r: r["t"] if r["t"] is not None else 0.0)
     proc_rows, complete = _salvage(
         db, "SELECT pid, ppid, create_time, cmdline, exe, runtime, first_t, last_t, exit_code, "
         "exit_signal FROM processes ORDER BY first_t"

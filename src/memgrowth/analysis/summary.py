@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
+import numpy as np
+
+from memgrowth.analysis.series import RunSeries, from_recording
 from memgrowth.recording import Recording
 
 
@@ -38,67 +39,57 @@ class RunSummary:
 
 def tree_rss_by_tick(recording: Recording) -> list[tuple[float, int]]:
     """Total RSS of the process tree at each sampling tick, in time order."""
-    totals: dict[float, int] = defaultdict(int)
-    for row in recording.rows("os_samples"):
-        if row["rss"] is not None:
-            totals[row["t"]] += row["rss"]
-    return sorted(totals.items())
+    run = from_recording(recording)
+    return [(float(t), int(v)) for t, v in zip(run.t, run.rss, strict=True)]
 
 
-def _per_pid_first_last(rows: list[dict[str, Any]], column: str) -> tuple[int | None, int | None]:
+def _first_last_per_pid(pids: list, values: list) -> tuple[int | None, int | None]:
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    for row in rows:
-        value = row.get(column)
+    for pid, value in zip(pids, values, strict=True):
         if value is None:
             continue
-        first.setdefault(row["pid"], value)
-        last[row["pid"]] = value
+        first.setdefault(pid, value)
+        last[pid] = value
     return (sum(first.values()) if first else None, sum(last.values()) if last else None)
 
 
-def summarize(recording: Recording) -> RunSummary:
+def summarize(recording: Recording, run: RunSeries | None = None) -> RunSummary:
     """Summarize a recording (possibly cut off): never raises on missing parts."""
+    run = run or from_recording(recording)
     meta = recording.meta
-    ticks = tree_rss_by_tick(recording)
-    peak = max(ticks, key=lambda p: p[1]) if ticks else None
-    agent_rows = recording.rows("agent_samples")
-    blocks_first, blocks_last = _per_pid_first_last(agent_rows, "allocated_blocks")
+    agent = recording.tables.get("agent_samples", {})
+    pids = agent.get("pid", [])
+    blocks_first, blocks_last = _first_last_per_pid(pids, agent.get("allocated_blocks", []))
     collections = None
-    last_per_pid: dict[int, dict[str, Any]] = {}
-    for row in agent_rows:
-        last_per_pid[row["pid"]] = row
-    if last_per_pid:
+    if pids:
+        last_row: dict[int, int] = {pid: i for i, pid in enumerate(pids)}
         collections = sum(
-            sum(r.get(f"gc_collections{g}") or 0 for g in range(3)) for r in last_per_pid.values()
+            sum(agent.get(f"gc_collections{g}", [])[i] or 0 for g in range(3))
+            for i in last_row.values()
         )
-    pauses = [r["duration_s"] for r in recording.rows("gc_events") if r["duration_s"] is not None]
+    pauses = run.gc_duration[np.isfinite(run.gc_duration)]
     exits = [e for e in recording.events("exit") if e["pid"] == recording.root_pid]
     exit_detail = exits[-1]["detail"] if exits else {}
     stops = recording.events("stop")
-    limits = [r["cgroup_limit"] for r in recording.rows("host_samples") if r["cgroup_limit"]]
-    times = [r["t"] for table in ("os_samples", "agent_samples", "events")
-             for r in recording.rows(table) if r["t"] is not None]
-    duration = meta.get("duration_s")
-    if duration is None:
-        duration = max(times) if times else 0.0
+    peak = int(np.argmax(run.rss)) if len(run.rss) else None
     return RunSummary(
         command=list(meta.get("command") or []),
         root_pid=recording.root_pid,
-        duration_s=float(duration),
-        os_ticks=len(ticks),
+        duration_s=run.duration_s,
+        os_ticks=len(run.t),
         processes=len({p.pid for p in recording.processes}),
         python_processes=len({p.pid for p in recording.processes if p.runtime == "python"}),
-        baseline_rss=ticks[0][1] if ticks else None,
-        peak_rss=peak[1] if peak else None,
-        peak_rss_t=peak[0] if peak else None,
-        final_rss=ticks[-1][1] if ticks else None,
+        baseline_rss=int(run.rss[0]) if len(run.rss) else None,
+        peak_rss=int(run.rss[peak]) if peak is not None else None,
+        peak_rss_t=float(run.t[peak]) if peak is not None else None,
+        final_rss=int(run.rss[-1]) if len(run.rss) else None,
         python_blocks_first=blocks_first,
         python_blocks_last=blocks_last,
         gc_collections=collections,
         gc_events=len(pauses),
-        gc_pause_max_s=max(pauses) if pauses else None,
-        cgroup_limit=limits[-1] if limits else None,
+        gc_pause_max_s=float(pauses.max()) if len(pauses) else None,
+        cgroup_limit=run.cgroup_limit,
         exit_code=exit_detail.get("code", meta.get("exit_code")),
         exit_signal=exit_detail.get("signal", meta.get("exit_signal")),
         oom_killed=bool(exit_detail.get("oom_killed", meta.get("oom_killed")))

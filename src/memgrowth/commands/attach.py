@@ -5,16 +5,17 @@ from __future__ import annotations
 import click
 
 from memgrowth.commands.options import recording_options
-from memgrowth.commands.report import print_summary
+from memgrowth.commands.report import json_option, print_diagnosis
 from memgrowth.recorder import RecorderOptions
 from memgrowth.session import record_pid
 
 
 @click.command("attach")
 @recording_options
+@json_option
 @click.argument("pid", type=int)
 def command(pid: int, out: str | None, overwrite: bool, interval: float | None,
-            duration: float | None, limit: int | None, quiet: bool) -> int:
+            duration: float | None, limit: int | None, quiet: bool, json_path: str | None) -> int:
     """Record a running process (any language) from the outside.
 
     The process is never signalled: Ctrl-C stops the recording, not the process.
@@ -23,6 +24,5 @@ def command(pid: int, out: str | None, overwrite: bool, interval: float | None,
     result = record_pid(pid, options, out=out, overwrite=overwrite, quiet=quiet)
     if result.write_error:
         return 1
-    if not quiet:
-        print_summary(result.path, stderr=True)
+    print_diagnosis(result.path, json_path, stderr=True, quiet=quiet)
     return 0

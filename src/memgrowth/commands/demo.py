@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from memgrowth.commands.report import print_summary
+from memgrowth.commands.report import json_option, print_diagnosis
 from memgrowth.errors import UserError
 from memgrowth.recorder import RecorderOptions
 from memgrowth.scenarios import SCENARIOS
@@ -22,7 +22,9 @@ from memgrowth.session import default_path, record_command
               help="Record this long (default: per scenario).")
 @click.option("--out", metavar="REC", help="Recording file (default: in the temp folder).")
 @click.option("--quiet", "-q", is_flag=True, help="No live status line.")
-def command(name: str | None, duration: float | None, out: str | None, quiet: bool) -> int:
+@json_option
+def command(name: str | None, duration: float | None, out: str | None, quiet: bool,
+            json_path: str | None) -> int:
     """Run a built-in scenario from the leak zoo and print what memgrowth finds."""
     console = Console(highlight=False)
     if name is None:
@@ -43,5 +45,5 @@ def command(name: str | None, duration: float | None, out: str | None, quiet: bo
                   f"(truth: {scenario.truth}); recording {seconds:g} s…")
     result = record_command(command_line, RecorderOptions(duration=seconds), out=path,
                             quiet=quiet)
-    print_summary(result.path)
+    print_diagnosis(result.path, json_path)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from memgrowth.commands.options import recording_options
-from memgrowth.commands.report import print_summary
+from memgrowth.commands.report import json_option, print_diagnosis
 from memgrowth.recorder import RecorderOptions
 from memgrowth.session import record_command
 
@@ -13,13 +13,14 @@ from memgrowth.session import record_command
 @click.command("run", context_settings={"ignore_unknown_options": True,
                                         "allow_interspersed_args": False})
 @recording_options
+@json_option
 @click.option("--grace", type=float, default=5.0, show_default=True, metavar="S",
               help="Seconds between SIGTERM and SIGKILL when --duration ends the target.")
 @click.option("--no-agent", is_flag=True, help="Do not inject the Python agent (OS figures only).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(command: tuple[str, ...], out: str | None, overwrite: bool, interval: float | None,
-            duration: float | None, limit: int | None, quiet: bool, grace: float,
-            no_agent: bool) -> int:
+            duration: float | None, limit: int | None, quiet: bool, json_path: str | None,
+            grace: float, no_agent: bool) -> int:
     """Start CMD, record its memory until it exits, print the summary.
 
     memgrowth exits with CMD's exit status (a signal N gives 128+N, as in a shell).
@@ -27,6 +28,6 @@ def command(command: tuple[str, ...], out: str | None, overwrite: bool, interval
     options = RecorderOptions(interval=interval, duration=duration, grace=grace, limit=limit)
     result = record_command(list(command), options, out=out, overwrite=overwrite,
                             agent=not no_agent, quiet=quiet)
-    if not quiet and not result.write_error:
-        print_summary(result.path, stderr=True)
+    if not result.write_error:
+        print_diagnosis(result.path, json_path, stderr=True, quiet=quiet)
     return result.exit.code if result.exit and result.exit.code is not None else 0

@@ -8,12 +8,61 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from memgrowth.analysis.diagnose import Diagnosis
 from memgrowth.analysis.summary import RunSummary
 from memgrowth.baseline import Baseline
 from memgrowth.probes.smaps import CompositionRow, combine
 from memgrowth.units import format_bytes, format_duration
 
 MAX_LIBRARY_ROWS = 12
+
+
+VERDICT_STYLE = {"leak": ("LEAK", "bold white on red"), "no_leak": ("NO LEAK", "bold green"),
+                 "inconclusive": ("INCONCLUSIVE", "bold yellow")}
+METRIC_WORDS = {"heap": "the Python heap", "rss": "native memory (outside the Python heap)",
+                "threads": "threads", "tasks": "asyncio tasks", "goroutines": "goroutines"}
+
+
+def render_diagnosis(diagnosis: Diagnosis, console: Console, recording_path: str) -> None:
+    """Verdict first, then the findings with numbers and advice, then the run's figures."""
+    word, style = VERDICT_STYLE[diagnosis.verdict]
+    head = Text.assemble((f" {word} ", style), f"  confidence {diagnosis.confidence:.1%}  ")
+    if diagnosis.rate_bytes_per_s is not None and diagnosis.rate_ci95 is not None:
+        low, high = diagnosis.rate_ci95
+        head.append(f"memory {format_bytes(diagnosis.rate_bytes_per_s, signed=True)}/s "
+                    f"[{format_bytes(low, signed=True)} to {format_bytes(high, signed=True)}]")
+    head.append(f"  pattern: {diagnosis.pattern}", style="dim")
+    console.print(head)
+    console.print(Text(f"  {diagnosis.reason}", style="dim"))
+    if diagnosis.verdict == "leak":
+        console.print(Text(f"  What grows: {METRIC_WORDS.get(diagnosis.metric, diagnosis.metric)}"))
+    if diagnosis.verdict == "inconclusive" and diagnosis.record_more_s:
+        console.print(Text(f"  Record about {format_duration(diagnosis.record_more_s)} more "
+                           "to decide.", style="yellow"))
+    projection = diagnosis.forecast
+    if projection.seconds_to_limit is not None:
+        span = ""
+        if projection.seconds_to_limit_ci95:
+            soonest, latest = projection.seconds_to_limit_ci95
+            span = (f" [{format_duration(soonest)} to "
+                    f"{format_duration(latest) if latest else 'never'}]")
+        console.print(Text(f"  Forecast: reaches the {projection.limit_source} limit "
+                           f"{format_bytes(projection.limit_bytes)} in "
+                           f"{format_duration(projection.seconds_to_limit)}{span}",
+                           style="bold"))
+    for rank, finding in enumerate(diagnosis.findings, 1):
+        console.print(Text.assemble((f"{rank}. ", "bold"), (finding.title, "bold")))
+        for label, value in (("where", finding.where), ("holder", finding.holder),
+                             ("evidence", finding.evidence), ("advice", finding.advice)):
+            if value and not (label == "holder" and value in finding.title):
+                console.print(Text(f"   {label}: ", style="dim") + Text(value))
+    gc = diagnosis.gc
+    if gc is not None and gc.collections:
+        console.print(Text(
+            f"GC: {gc.collections:,} collections ({gc.per_minute:,.0f}/min), pauses p50 "
+            f"{gc.pause_p50_ms} ms, p99 {gc.pause_p99_ms} ms, max {gc.pause_max_ms} ms, "
+            f"{(gc.time_fraction or 0):.2%} of wall time", style="dim"))
+    render_summary(diagnosis.summary, console, recording_path)
 
 
 def render_summary(summary: RunSummary, console: Console, recording_path: str) -> None:

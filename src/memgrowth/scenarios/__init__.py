@@ -30,6 +30,26 @@ SCENARIOS = {
     s.name: s
     for s in (
         Scenario("session-cache", "UserSession cache dict that is never evicted (10 MB → 1 GB)",
-                 "leak", "session_cache.py", 15.0),
+                 "leak", "session_cache.py", 20.0),
+        Scenario("lru-cache", "functools.lru_cache(maxsize=20000): fills, then evicts",
+                 "no_leak", "lru_cache.py", 30.0),
+        Scenario("global-list", "audit records appended to a module-level list forever",
+                 "leak", "global_list.py", 30.0),
+        Scenario("stuck-threads", "a thread per request, each blocked forever on its reply",
+                 "leak", "stuck_threads.py", 30.0),
+        Scenario("asyncio-tasks", "asyncio tasks awaiting an acknowledgement that never comes",
+                 "leak", "asyncio_tasks.py", 30.0),
+        Scenario("native-leak", "C malloc through ctypes, never freed: RSS grows, heap flat",
+                 "leak", "native_leak.py", 30.0),
+        Scenario("warm-up", "loads 80 MB of reference data, then serves from it",
+                 "no_leak", "warm_up.py", 30.0),
+        Scenario("gc-sawtooth", "reference cycles with lazy GC thresholds: sawtooth, flat floor",
+                 "no_leak", "gc_sawtooth.py", 30.0),
+        Scenario("gc-disabled", "gc.disable() and a back-reference in every request",
+                 "leak", "gc_disabled.py", 30.0),
+        Scenario("mp-worker", "a multiprocessing worker memoises every result; parent flat",
+                 "leak", "mp_worker.py", 30.0),
+        Scenario("slow-leak-churn", "200 KB/s of listeners leaked beside 150 MB of churning state",
+                 "leak", "slow_leak_churn.py", 30.0),
     )
 }

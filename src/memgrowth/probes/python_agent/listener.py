@@ -36,7 +36,8 @@ class AgentMessage:
     mono: float | None
     seq: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
-    gc_events: list[tuple[float, int, float, int, int]] = field(default_factory=list)
+    gc_events: list[tuple[float, int, float, int, int, int | None]] = field(
+        default_factory=list)
 
 
 class AgentListener:
@@ -127,12 +128,12 @@ def decode(data: bytes) -> AgentMessage | None:
     elif message.type == "gc":
         events = raw.get("events")
         for event in events if isinstance(events, list) else []:
-            if isinstance(event, list) and len(event) == 5:
+            if isinstance(event, list) and len(event) == 6:
                 values = [_number(v) for v in event]
-                if None not in values:
+                if None not in values[:5]:
                     message.gc_events.append(
                         (float(values[0]), int(values[1]), float(values[2]), int(values[3]),
-                         int(values[4]))
+                         int(values[4]), None if values[5] is None else int(values[5]))
                     )
         message.fields = {"dropped": _number(raw.get("dropped")) or 0}
     else:

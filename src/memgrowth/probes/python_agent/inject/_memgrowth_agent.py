@@ -31,6 +31,7 @@ MAX_DATAGRAM = 60_000  # well under the default Unix datagram limit
 MAX_PENDING_GC_EVENTS = 100_000
 CENSUS_DUTY = 0.0025  # the object census may use at most 0.25% of wall time…
 CENSUS_MAX_PAUSE_S = 0.02  # …and is skipped once one census would pause the target this long
+POST_GC_MIN_COLLECTED = 1000  # collections freeing this many objects also count the heap
 SETTLE_S = 0.2  # short-lived processes never pay for the census or for loading ctypes
 
 _agent = None
@@ -144,18 +145,22 @@ class _Agent:
             if len(events) >= MAX_PENDING_GC_EVENTS:
                 self.gc_dropped += 1
                 return
+            collected = info["collected"]
+            # The heap right after a collection that freed a lot is the post-GC floor; a
+            # block count costs microseconds, small beside such a collection.
+            heap_after = sys.getallocatedblocks() if collected >= POST_GC_MIN_COLLECTED else None
             events.append((time.monotonic(), info["generation"],
                            time.perf_counter() - self.gc_started,
-                           info["collected"], info["uncollectable"]))
+                           collected, info["uncollectable"], heap_after))
         except Exception:
             pass
 
     def flush_gc_events(self) -> None:
         events, self.gc_events = self.gc_events, []
         dropped, self.gc_dropped = self.gc_dropped, 0
-        step = MAX_DATAGRAM // 64  # an event is under 64 bytes of JSON
+        step = MAX_DATAGRAM // 80  # an event is under 80 bytes of JSON
         for start in range(0, max(len(events), 1 if dropped else 0), step):
-            chunk = [[round(e[0], 6), e[1], round(e[2], 7), e[3], e[4]]
+            chunk = [[round(e[0], 6), e[1], round(e[2], 7), e[3], e[4], e[5]]
                      for e in events[start:start + step]]
             self.send({"type": "gc", "pid": self.pid, "events": chunk,
                        "dropped": dropped if start == 0 else 0})

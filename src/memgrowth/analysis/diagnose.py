@@ -1,0 +1,299 @@
+"""From a recording to a diagnosis: the verdict, what grows, the forecast and the findings.
+
+Pure: a Recording in, a Diagnosis out. The verdict weighs the tree's RSS floor and, for
+Python processes, the Python heap's post-GC floor; findings say which memory grows (threads,
+asyncio tasks, cycles with gc disabled, native memory, a child process) or why memory is high
+without growing (memory the allocator keeps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from memgrowth.analysis.forecast import Forecast, choose_limit, forecast
+from memgrowth.analysis.gc import GcDynamics, gc_dynamics
+from memgrowth.analysis.growth import GrowthAssessment, assess
+from memgrowth.analysis.series import ProcessSeries, RunSeries, from_recording
+from memgrowth.analysis.summary import RunSummary, summarize
+from memgrowth.recording import Recording
+from memgrowth.units import format_bytes
+
+SCHEMA = "memgrowth.diagnosis/1"
+HEAP_MATERIAL_BLOCKS = 2000  # a Python heap rising by fewer blocks over the window is noise
+THREADS_MATERIAL = 5
+TASKS_MATERIAL = 20
+RETAINED_SHARE = 0.3  # malloc holding this share of RSS free…
+RETAINED_BYTES = 32 << 20  # …and at least this much, is memory the allocator keeps
+CHILD_SHARE = 0.5
+
+
+@dataclass
+class Finding:
+    """One ranked cause, with its numbers and what to change (DESIGN.md's finding object)."""
+
+    kind: str
+    title: str
+    where: str | None = None
+    holder: str | None = None
+    type: str | None = None
+    rate_bytes_per_s: float | None = None
+    share: float | None = None
+    evidence: str = ""
+    advice: str = ""
+    pid: int | None = None
+
+
+@dataclass
+class Diagnosis:
+    """Everything memgrowth concludes about one recording."""
+
+    summary: RunSummary
+    runtime: str
+    verdict: str
+    confidence: float
+    reason: str
+    record_more_s: float | None
+    pattern: str
+    metric: str
+    rate_bytes_per_s: float | None
+    rate_ci95: tuple[float, float] | None
+    forecast: Forecast
+    gc: GcDynamics | None
+    baseline_objects: int | None
+    baseline_gc_count: int | None
+    baseline_heap_blocks: int | None
+    peak_heap_blocks: int | None
+    findings: list[Finding] = field(default_factory=list)
+    heap: dict[int, GrowthAssessment] = field(default_factory=dict)
+    rss: GrowthAssessment | None = None
+
+
+def diagnose(recording: Recording) -> Diagnosis:
+    """Diagnose a recording (possibly cut off, possibly empty: then `inconclusive`)."""
+    run = from_recording(recording)
+    rss = assess(run.t, run.rss)
+    heap = {pid: _heap_assessment(p) for pid, p in run.processes.items() if p.has_agent}
+    verdict, confidence, reason = _verdict(rss, heap)
+    findings: list[Finding] = []
+    metric = "rss"
+    if verdict == "leak":
+        findings, metric = _leak_findings(run, rss, heap)
+    findings += _retention_findings(run, verdict)
+    limit, source = choose_limit(run.limit_flag, run.cgroup_limit, run.mem_total)
+    level = float(rss.floor_y[-1]) if rss.floor_y is not None and len(rss.floor_y) else None
+    projection = forecast(level, rss.rate, rss.rate_ci95, limit, source,
+                          growing=verdict == "leak")
+    root = run.processes.get(run.root_pid or -1)
+    first = _first_agent_values(root)
+    blocks = [p.agent["allocated_blocks"] for p in run.processes.values() if p.has_agent]
+    summary = summarize(recording, run)
+    return Diagnosis(
+        summary=summary,
+        runtime="python" if heap else "native",
+        verdict=verdict, confidence=confidence, reason=reason,
+        record_more_s=rss.record_more_s if verdict == "inconclusive" else None,
+        pattern=rss.pattern, metric=metric,
+        rate_bytes_per_s=rss.rate, rate_ci95=rss.rate_ci95,
+        forecast=projection, gc=gc_dynamics(run),
+        baseline_objects=first.get("gc_objects"),
+        baseline_gc_count=first.get("gc_count"),
+        baseline_heap_blocks=summary.python_blocks_first,
+        peak_heap_blocks=int(max(np.nanmax(b) for b in blocks if len(b)))
+        if any(len(b) and np.isfinite(b).any() for b in blocks) else None,
+        findings=findings, heap=heap, rss=rss,
+    )
+
+
+def _heap_assessment(process: ProcessSeries) -> GrowthAssessment:
+    """The Python heap's floor: agent samples plus the heap right after big collections."""
+    t = np.concatenate([process.agent_t, process.post_gc_t])
+    blocks = np.concatenate([process.agent["allocated_blocks"], process.post_gc_heap])
+    return assess(t, blocks, material_floor=HEAP_MATERIAL_BLOCKS, unit="blocks")
+
+
+def _verdict(rss: GrowthAssessment,
+             heap: dict[int, GrowthAssessment]) -> tuple[str, float, str]:
+    heap_leaks = {pid: h for pid, h in heap.items() if h.verdict == "leak"}
+    if rss.verdict == "leak":
+        return "leak", rss.confidence, "RSS: " + rss.reason
+    if heap_leaks:
+        pid, strongest = max(heap_leaks.items(), key=lambda item: item[1].confidence)
+        return ("leak", strongest.confidence,
+                f"the Python heap of pid {pid} keeps growing: {strongest.reason} "
+                "(RSS grows less: freed memory is being reused)")
+    if rss.verdict == "no_leak":
+        return "no_leak", rss.confidence, "RSS: " + rss.reason
+    if (rss.verdict == "inconclusive" and heap and rss.rate_ci95 is not None
+            and all(h.verdict == "no_leak" for h in heap.values())
+            and rss.pattern in ("plateau", "sawtooth", "flat")):
+        confidence = min(h.confidence for h in heap.values()) * 0.95
+        return ("no_leak", round(confidence, 3),
+                "the Python heap's post-GC floor is flat and RSS is levelling off "
+                f"({rss.pattern}): the allocator's high-water mark, not a leak")
+    return "inconclusive", rss.confidence, "RSS: " + rss.reason
+
+
+def _first_agent_values(process: ProcessSeries | None) -> dict[str, int]:
+    if process is None or not process.has_agent:
+        return {}
+    values: dict[str, int] = {}
+    objects = process.agent["gc_objects"]
+    known = objects[np.isfinite(objects)]
+    if len(known):
+        values["gc_objects"] = int(known[0])
+    collections = sum(process.agent[f"gc_collections{g}"][0] for g in range(3))
+    if np.isfinite(collections):
+        values["gc_count"] = int(collections)
+    return values
+
+
+def _leak_findings(run: RunSeries, rss: GrowthAssessment,
+                   heap: dict[int, GrowthAssessment]) -> tuple[list[Finding], str]:
+    """Which memory grows, per process, ranked by its share of the tree's growth."""
+    growth = {pid: assess(p.t, p.rss) for pid, p in run.processes.items() if len(p.t)}
+    total = sum(max(g.rate or 0.0, 0.0) for g in growth.values()) or None
+    findings: list[Finding] = []
+    metric = "rss"
+    ranked = sorted(run.processes.values(),
+                    key=lambda p: -(growth[p.pid].rate or 0.0) if p.pid in growth else 0.0)
+    for process in ranked:
+        own = growth.get(process.pid)
+        own_heap = heap.get(process.pid)
+        rate = own.rate if own else None
+        share = (max(rate or 0.0, 0.0) / total) if total else None
+        grows = (own is not None and own.verdict == "leak") or (
+            own_heap is not None and own_heap.verdict == "leak")
+        if not grows:
+            continue
+        causes = _causes(process, own, own_heap, rate, share)
+        if causes and metric == "rss":
+            metric = {"threads": "threads", "tasks": "tasks"}.get(causes[0].kind, metric)
+        if own_heap is not None and own_heap.verdict == "leak" and metric == "rss":
+            metric = "heap"
+        if process.pid != run.root_pid and share is not None and share >= CHILD_SHARE:
+            findings.append(Finding(
+                kind="child_process",
+                title=f"{process.label} grows: {_rate(rate)}, {share:.0%} of the tree's growth",
+                holder=process.label, rate_bytes_per_s=rate, share=share, pid=process.pid,
+                evidence=f"RSS: {own.reason if own else ''}",
+                advice="Look inside that process: its findings follow. Worker pools can "
+                       "recycle leaking workers (multiprocessing Pool(maxtasksperchild=N))."))
+        findings.extend(causes)
+    return findings, metric
+
+
+def _causes(process: ProcessSeries, own: GrowthAssessment | None,
+            own_heap: GrowthAssessment | None, rate: float | None,
+            share: float | None) -> list[Finding]:
+    found: list[Finding] = []
+    label = process.label
+    threads = assess(process.t, process.threads, material_floor=THREADS_MATERIAL,
+                     material_share=0.0, unit="threads") if len(process.t) else None
+    if threads is not None and threads.verdict == "leak" and threads.rate:
+        alive = int(np.nanmax(process.threads))
+        per = rate / threads.rate if rate and threads.rate else None
+        found.append(Finding(
+            kind="threads",
+            title=f"Threads pile up in {label}: +{threads.rate:.2f} threads/s, "
+                  f"{alive} alive at the end",
+            holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid,
+            evidence=f"thread count: {threads.reason}"
+                     + (f"; about {format_bytes(per)} of memory per thread" if per else ""),
+            advice="Threads that never finish keep their stack and everything they reference. "
+                   "Give blocking waits a timeout, join threads, or use a bounded "
+                   "concurrent.futures.ThreadPoolExecutor instead of a thread per request."))
+    if process.has_agent:
+        tasks = process.agent["asyncio_tasks"]
+        if np.isfinite(tasks).sum() >= 8:
+            known = np.isfinite(tasks)
+            task_growth = assess(process.agent_t[known], tasks[known],
+                                 material_floor=TASKS_MATERIAL, material_share=0.0,
+                                 unit="tasks")
+            if task_growth.verdict == "leak" and task_growth.rate:
+                found.append(Finding(
+                    kind="tasks",
+                    title=f"asyncio tasks never finish in {label}: +{task_growth.rate:.1f} "
+                          f"tasks/s, {int(np.nanmax(tasks))} pending at the end",
+                    holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid,
+                    evidence=f"pending tasks: {task_growth.reason}",
+                    advice="Every pending task keeps its coroutine frame and what it "
+                           "references. Await or cancel the tasks you create, give waits a "
+                           "timeout (asyncio.wait_for / asyncio.timeout), keep a set of "
+                           "tasks and cancel them on shutdown."))
+        enabled = process.agent["gc_enabled"]
+        if len(enabled) and enabled[-1] == 0 and own_heap is not None \
+                and own_heap.verdict == "leak":
+            objects = process.agent["gc_objects"]
+            known = objects[np.isfinite(objects)]
+            counted = (f"; GC-tracked objects {int(known[0]):,} → {int(known[-1]):,}"
+                       if len(known) >= 2 else "")
+            found.append(Finding(
+                kind="gc_disabled",
+                title=f"gc is disabled in {label} and unreachable reference cycles pile up: "
+                      f"+{own_heap.rate:,.0f} heap blocks/s",
+                holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid,
+                evidence=f"gc.isenabled() is False; Python heap: {own_heap.reason}{counted}",
+                advice="With gc.disable() only reference counting frees memory, and objects "
+                       "in cycles are never freed. Re-enable it (gc.enable(), or "
+                       "gc.freeze() after start-up to make collections cheap), or break the "
+                       "cycles with weakref."))
+        heap_flat = own_heap is not None and own_heap.verdict != "leak"
+        if heap_flat and own is not None and own.verdict == "leak" and not found:
+            found.append(_native_finding(process, own, rate, share))
+    return found
+
+
+def _native_finding(process: ProcessSeries, own: GrowthAssessment, rate: float | None,
+                    share: float | None) -> Finding:
+    malloc = process.agent["malloc_in_use"]
+    known = np.isfinite(malloc)
+    through_malloc = None
+    if known.sum() >= 8:
+        malloc_growth = assess(process.agent_t[known], malloc[known])
+        if malloc_growth.rate and rate and malloc_growth.rate >= 0.5 * rate:
+            through_malloc = malloc_growth.rate
+    where = "malloc (glibc mallinfo2 in-use grows)" if through_malloc else None
+    evidence = f"RSS: {own.reason}; the Python heap's floor is flat"
+    if through_malloc:
+        evidence += f"; malloc in use grows {_rate(through_malloc)}"
+    return Finding(
+        kind="native",
+        title=f"Native memory grows in {process.label} outside the Python heap: {_rate(rate)}",
+        where=where, holder=process.label, rate_bytes_per_s=rate, share=share, pid=process.pid,
+        evidence=evidence,
+        advice="A C extension, ctypes/cffi call or native library allocates without freeing "
+               "(or caches without bound). Find the site with `memray run --native` or "
+               "heaptrack; check that every native handle is closed and every malloc freed.")
+
+
+def _retention_findings(run: RunSeries, verdict: str) -> list[Finding]:
+    """Memory the allocator keeps after frees: RSS well above what is in use, both flat."""
+    found = []
+    if verdict == "leak":
+        return found
+    for process in run.processes.values():
+        if not process.has_agent or not len(process.rss):
+            continue
+        free = process.agent["malloc_free"]
+        known = free[np.isfinite(free)]
+        if not len(known):
+            continue
+        kept, resident = float(known[-1]), float(process.rss[-1])
+        if kept >= max(RETAINED_SHARE * resident, RETAINED_BYTES):
+            found.append(Finding(
+                kind="fragmentation",
+                title=f"malloc keeps {format_bytes(kept)} free in {process.label} "
+                      f"({kept / resident:.0%} of its RSS)",
+                holder=process.label, share=kept / resident, pid=process.pid,
+                evidence=f"glibc mallinfo2: {format_bytes(kept)} free in malloc's arenas, "
+                         f"RSS {format_bytes(resident)}; memory is not growing",
+                advice="This is allocator retention, not a leak. Calling malloc_trim(0) "
+                       "(ctypes.CDLL('libc.so.6').malloc_trim(0)) returns it to the system; "
+                       "MALLOC_ARENA_MAX=2 or jemalloc reduce it for good."))
+    return found
+
+
+def _rate(rate: float | None) -> str:
+    return f"{format_bytes(rate, signed=True)}/s" if rate is not None else "—"

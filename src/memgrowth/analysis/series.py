@@ -1,0 +1,130 @@
+"""The recording as arrays: the tree's RSS per tick, each process's OS and agent series.
+
+Everything the analysis needs, in numpy arrays sorted by time, so that a day at one sample
+a second is analysed in well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from memgrowth.recording import Recording
+
+AGENT_COLUMNS = ("allocated_blocks", "threads", "asyncio_tasks", "gc_enabled", "gc_objects",
+                 "malloc_in_use", "malloc_free", "gc_collections0", "gc_collections1",
+                 "gc_collections2")
+
+
+@dataclass
+class ProcessSeries:
+    """One process: its OS samples and, for Python processes, its agent samples."""
+
+    pid: int
+    command: list[str]
+    runtime: str | None
+    t: np.ndarray
+    rss: np.ndarray
+    threads: np.ndarray
+    agent_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    agent: dict[str, np.ndarray] = field(default_factory=dict)
+    post_gc_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    post_gc_heap: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def label(self) -> str:
+        command = " ".join(a.rsplit("/", 1)[-1] if a.startswith("/") else a
+                           for a in self.command[:4])
+        return f"pid {self.pid} ({command or '?'})"
+
+    @property
+    def has_agent(self) -> bool:
+        return len(self.agent_t) > 0
+
+
+@dataclass
+class RunSeries:
+    """The whole recorded tree."""
+
+    root_pid: int | None
+    t: np.ndarray  # tick times
+    rss: np.ndarray  # tree total RSS per tick
+    processes: dict[int, ProcessSeries]
+    gc_t: np.ndarray
+    gc_pid: np.ndarray
+    gc_generation: np.ndarray
+    gc_duration: np.ndarray
+    duration_s: float
+    cgroup_limit: int | None
+    mem_total: int | None
+    limit_flag: int | None
+
+
+def _array(values: list, dtype: type = float) -> np.ndarray:
+    """A float array with None as NaN."""
+    return np.array([np.nan if v is None else v for v in values], dtype=dtype)
+
+
+def _by_pid(pids: np.ndarray) -> dict[int, np.ndarray]:
+    return {int(p): np.flatnonzero(pids == p) for p in np.unique(pids)}
+
+
+def from_recording(recording: Recording) -> RunSeries:
+    """Extract the analysis series from a recording (tolerates missing parts)."""
+    os_cols = recording.tables.get("os_samples", {})
+    t = _array(os_cols.get("t", []))
+    pid = np.array(os_cols.get("pid", []), dtype=np.int64)
+    rss = _array(os_cols.get("rss", []))
+    threads = _array(os_cols.get("threads", []))
+    if len(t):
+        ticks, inverse = np.unique(t, return_inverse=True)
+        totals = np.bincount(inverse, weights=np.nan_to_num(rss))
+    else:
+        ticks, totals = np.zeros(0), np.zeros(0)
+    info = {p.pid: p for p in recording.processes}
+    processes: dict[int, ProcessSeries] = {}
+    for p, rows in _by_pid(pid).items():
+        known = info.get(p)
+        processes[p] = ProcessSeries(p, known.cmdline if known else [],
+                                     known.runtime if known else None,
+                                     t[rows], rss[rows], threads[rows])
+    agent_cols = recording.tables.get("agent_samples", {})
+    agent_pid = np.array(agent_cols.get("pid", []), dtype=np.int64)
+    agent_t = _array(agent_cols.get("t", []))
+    for p, rows in _by_pid(agent_pid).items():
+        series = processes.get(p)
+        if series is None:
+            known = info.get(p)
+            series = processes[p] = ProcessSeries(
+                p, known.cmdline if known else [], "python", np.zeros(0), np.zeros(0),
+                np.zeros(0))
+        series.runtime = "python"
+        series.agent_t = agent_t[rows]
+        series.agent = {c: _array(agent_cols.get(c, []))[rows] for c in AGENT_COLUMNS}
+    gc_cols = recording.tables.get("gc_events", {})
+    gc_pid = np.array(gc_cols.get("pid", []), dtype=np.int64)
+    gc_t = _array(gc_cols.get("t", []))
+    heap_after = _array(gc_cols.get("heap_after", []))
+    for p, rows in _by_pid(gc_pid).items():
+        if p in processes:
+            known_heap = rows[np.isfinite(heap_after[rows])]
+            processes[p].post_gc_t = gc_t[known_heap]
+            processes[p].post_gc_heap = heap_after[known_heap]
+    host = recording.tables.get("host_samples", {})
+    limits = [v for v in host.get("cgroup_limit", []) if v]
+    totals_mem = [v for v in host.get("mem_total", []) if v]
+    duration = recording.meta.get("duration_s")
+    if not isinstance(duration, (int, float)):  # cut off before the end was written
+        ends = [np.nanmax(a) for a in (t, agent_t, _array(recording.tables.get(
+            "events", {}).get("t", []))) if len(a) and np.isfinite(a).any()]
+        duration = float(max(ends)) if ends else 0.0
+    flag = recording.meta.get("limit_flag")
+    return RunSeries(
+        root_pid=recording.root_pid, t=ticks, rss=totals, processes=processes,
+        gc_t=gc_t, gc_pid=gc_pid, gc_generation=_array(gc_cols.get("generation", [])),
+        gc_duration=_array(gc_cols.get("duration_s", [])), duration_s=float(duration),
+        cgroup_limit=int(limits[-1]) if limits else None,
+        mem_total=int(totals_mem[-1]) if totals_mem else None,
+        limit_flag=int(flag) if isinstance(flag, (int, float)) and flag > 0 else None,
+    )

@@ -197,7 +197,13 @@ def test_live_status_line_on_a_terminal(tmp_path, script):
     """On a terminal the live line shows elapsed time, RSS, Python heap and GC count."""
     import pty
 
-    target = script("import time\nfor _ in range(15):\n    time.sleep(0.1)\n")
+    target = script("""
+        import time
+        held = []
+        for _ in range(130):  # 13 s, +1.5 MiB/s: the live line decides LEAK on the way
+            held.append(bytearray(150 * 1024))
+            time.sleep(0.1)
+    """)
     primary, secondary = pty.openpty()
     recorder = subprocess.Popen(
         memgrowth_command("run", "--out", str(tmp_path / "r.db"), "--", sys.executable, target),
@@ -221,3 +227,5 @@ def test_live_status_line_on_a_terminal(tmp_path, script):
     assert "● rec" in text
     assert "RSS" in text and "py blocks" in text and "GCs" in text
     assert "recorded" in text, "the summary follows the live line"
+    live_lines = [line for line in text.replace("\r", "\n").splitlines() if "● rec" in line]
+    assert any("LEAK" in line for line in live_lines), "the live line shows the verdict"

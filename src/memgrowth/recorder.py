@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import psutil
 
+from memgrowth.analysis.growth import assess
 from memgrowth.probes import cgroup, os_process
 from memgrowth.probes.python_agent.listener import AgentListener, AgentMessage
 from memgrowth.recording import ProcessInfo, RecordingWriter
@@ -30,6 +32,7 @@ from memgrowth.targets import AttachedTarget, ExitStatus, LaunchedTarget
 
 NEAR_LIMIT = 0.9  # a SIGKILL this close to the limit is taken for an OOM kill…
 RECENT_S = 5.0  # …when the usage was there within these last seconds
+VERDICT_EVERY_S = 5.0
 
 
 def adaptive_interval(elapsed: float) -> float:
@@ -63,6 +66,10 @@ class _Live:
     first_oom_kills: int | None = None
     last_host: dict[str, Any] = field(default_factory=dict)
     recent_usage: deque[tuple[float, int]] = field(default_factory=deque)  # last RECENT_S
+    tick_t: list[float] = field(default_factory=list)  # the tree's RSS per tick, for the
+    tick_rss: list[float] = field(default_factory=list)  # live verdict
+    verdict: str | None = None
+    verdict_at: float = 0.0
 
 
 class Recorder:
@@ -226,6 +233,9 @@ class Recorder:
         self._watch_oom(host, t)
         self.writer.write({"os_samples": rows, "host_samples": [host]})
         self.live.rss = sum(r["rss"] for r in rows) if rows else self.live.rss
+        if rows:
+            self.live.tick_t.append(t)
+            self.live.tick_rss.append(float(self.live.rss))
         self.live.processes = len(rows)
         usage = max(host.get("cgroup_usage") or 0, self.live.rss or 0)
         self.live.recent_usage.append((t, usage))
@@ -390,7 +400,18 @@ class Recorder:
         member.info.runtime = "python"
         self.writer.upsert_process(member.info)
 
+    def _live_verdict(self) -> str | None:
+        """The verdict on the RSS so far, once decided; recomputed every few seconds."""
+        now = self.elapsed()
+        if now - self.live.verdict_at >= VERDICT_EVERY_S and len(self.live.tick_t) >= 8:
+            self.live.verdict_at = now
+            result = assess(np.array(self.live.tick_t), np.array(self.live.tick_rss))
+            self.live.verdict = {"leak": "LEAK", "no_leak": "no leak so far"}.get(result.verdict)
+        return self.live.verdict
+
     def _show(self) -> None:
+        if not self.status.enabled:
+            return
         agents = self.live.agent.values()
         blocks = [a["allocated_blocks"] for a in agents if a.get("allocated_blocks") is not None]
         collections = [
@@ -400,6 +421,7 @@ class Recorder:
             elapsed=self.elapsed(), rss=self.live.rss, processes=self.live.processes,
             python_blocks=sum(blocks) if blocks else None,
             gc_collections=sum(collections) if collections else None,
+            verdict=self._live_verdict(),
         ))
 
 

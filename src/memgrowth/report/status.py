@@ -70,6 +70,8 @@ class StatusLine:
         line = Text()
         line.append("● rec ", style="bold red")
         line.append(f"{format_duration(figures.elapsed):>9}  ")
+        if figures.verdict:
+            line.append(f"{figures.verdict}  ", style="bold magenta")
         line.append(f"RSS {format_bytes(figures.rss)}", style="bold")
         if figures.processes > 1:
             line.append(f" in {figures.processes} processes")
@@ -81,6 +83,4 @@ class StatusLine:
             line.append(f"  py blocks {figures.python_blocks:,}")
         if figures.gc_collections is not None:
             line.append(f"  GCs {figures.gc_collections:,}")
-        if figures.verdict:
-            line.append(f"  {figures.verdict}", style="bold magenta")
         self._live.update(line, refresh=True)

@@ -18,9 +18,10 @@ from memgrowth.units import format_bytes
 
 MIN_DURATION_S = 10.0
 MIN_POINTS = 8
+LEAK_MIN_POINTS = 6  # floor points in the recent half before a rise can be called a leak
 MATERIAL_SHARE = 0.0025
 MATERIAL_BYTES = 1 << 20
-DECELERATION = 0.25  # the last third growing at under a quarter of the window's pace: slowing
+DECELERATION = 0.5  # the last third surely growing at under half the window's pace: slowing
 SAWTOOTH_SWING = 0.15  # swings above 15% of the level over a flat floor: a sawtooth
 STEP_SHARE = 0.6  # one jump carrying 60% of the growth: a step
 
@@ -76,14 +77,14 @@ def assess(t: np.ndarray, y: np.ndarray, material_floor: float = MATERIAL_BYTES,
     pattern = _pattern(t, y, fy, recent, window, material)
     threshold = material / window  # the rate that would rise by `material` over the window
     last = _last_third(ft[in_recent], fy[in_recent])
-    slowing = last is not None and recent.slope > 0 and last.slope < DECELERATION * recent.slope
+    slowing = last is not None and recent.slope > 0 and last.high < DECELERATION * recent.slope
     if slowing and last is not None and last.high * window < material:
         reason = (f"the floor rose early in the last {window:.0f} s, then levelled off: at most "
                   f"{q(max(last.high, 0) * window)} over a window at its latest pace (95%)")
         confidence = normal_cdf((threshold - last.slope) / last.standard_error)
         return GrowthAssessment("plateau", "no_leak", _clip(confidence), rate, (low, high),
                                 reason, **base)
-    if low > 0 and rate >= threshold and not slowing:
+    if low > 0 and rate >= threshold and not slowing and recent.points >= LEAK_MIN_POINTS:
         confidence = normal_cdf((rate - threshold / 2) / recent.standard_error)
         reason = (f"the floor rose {q(rate * window)} over the last {window:.0f} s, "
                   f"steadily (rate {q(low)} to {q(high)} per s, 95%)")

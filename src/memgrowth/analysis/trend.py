@@ -1,9 +1,9 @@
 """Robust trends: the floor under a noisy or saw-toothed curve, and Theil–Sen slopes on it.
 
-A mean through a sawtooth follows the garbage; the floor follows what stays. The floor here is
-the memory that is never released later: per time bin the lowest sample, then the minimum of
-that and everything after it. Theil–Sen (the median of pairwise slopes) on those points shrugs
-off outliers and steps, and its 95% interval comes from Kendall's S (Sen 1968).
+A mean through a sawtooth follows the garbage; the floor follows what stays: per time bin the
+lowest sample, with bins wide enough to hold a trough. Theil–Sen (the median of pairwise
+slopes) on those points shrugs off outliers and steps, and its 95% interval comes from
+Kendall's S (Sen 1968).
 """
 
 from __future__ import annotations
@@ -48,13 +48,33 @@ def bin_minima(t: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.
     return t[chosen], y[chosen]
 
 
-def floor(t: np.ndarray, y: np.ndarray, bins: int = MAX_TREND_POINTS) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
-    """The post-release floor: what is never released later (suffix minimum of bin minima)."""
-    bt, by = bin_minima(t, y, bins)
-    if len(by) == 0:
-        return bt, by
-    return bt, np.minimum.accumulate(by[::-1])[::-1]
+def floor(t: np.ndarray, y: np.ndarray, bins: int | None = None) -> tuple[np.ndarray,
+                                                                           np.ndarray]:
+    """The lower envelope: the lowest sample of each time bin.
+
+    Bins are at least one sawtooth period wide (the longest gap between big drops), so that
+    every bin, the last one included, holds a trough: the floor then follows what stays
+    after collections, not the garbage between them.
+    """
+    if bins is None:
+        bins = MAX_TREND_POINTS
+        period = release_period(t, y)
+        if period and len(t) >= 2:
+            bins = int(min(max((t[-1] - t[0]) / period, 6), MAX_TREND_POINTS))
+    return bin_minima(t, y, bins)
+
+
+def release_period(t: np.ndarray, y: np.ndarray) -> float | None:
+    """Typical time between big drops (collections releasing memory); None without them."""
+    if len(y) < 6:
+        return None
+    spread = float(np.percentile(y, 90) - np.percentile(y, 10))
+    if spread <= 0 or spread < 0.05 * abs(float(np.median(y))):
+        return None  # no swings worth the name: noise, not a sawtooth
+    drops = np.flatnonzero(np.diff(y) < -0.5 * spread)
+    if len(drops) < 2 or t[drops[-1]] < (t[0] + t[-1]) / 2:
+        return None  # a sawtooth still going in the recent half, or none at all
+    return float(np.max(np.diff(t[drops + 1])))
 
 
 def theil_sen(t: np.ndarray, y: np.ndarray) -> Trend | None:

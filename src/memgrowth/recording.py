@@ -241,6 +241,15 @@ class Recording:
                 out.append({**row, "detail": detail if isinstance(detail, dict) else {}})
         return out
 
+    def until(self, t: float) -> Recording:
+        """The recording as it stood at time t: for verdicts over time."""
+        tables = {}
+        for table, columns in self.tables.items():
+            keep = [i for i, value in enumerate(columns.get("t", [])) if value <= t]
+            tables[table] = {name: [values[i] for i in keep] for name, values in columns.items()}
+        meta = {k: v for k, v in self.meta.items() if k != "duration_s"}
+        return Recording(self.path, meta, self.processes, tables, list(self.damaged))
+
     @property
     def root_pid(self) -> int | None:
         return self.meta.get("root_pid")

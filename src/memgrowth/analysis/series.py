@@ -34,6 +34,12 @@ class ProcessSeries:
 
     @property
     def label(self) -> str:
+        """`pid 4242 (python worker.py)`: the pid and the command as a person would say it."""
+        joined = " ".join(self.command)
+        if "multiprocessing.spawn" in joined or "multiprocessing-fork" in joined:
+            return f"pid {self.pid} (multiprocessing worker)"
+        if "multiprocessing.resource_tracker" in joined:
+            return f"pid {self.pid} (multiprocessing resource tracker)"
         command = " ".join(a.rsplit("/", 1)[-1] if a.startswith("/") else a
                            for a in self.command[:4])
         return f"pid {self.pid} ({command or '?'})"

@@ -85,10 +85,6 @@ def render_summary(summary: RunSummary, console: Console, recording_path: str) -
     if summary.python_blocks_first is not None:
         table.add_row("Python heap", f"{summary.python_blocks_first:,} → "
                       f"{summary.python_blocks_last:,} allocated blocks")
-    if summary.gc_collections is not None:
-        pause = (f", longest pause {format_duration(summary.gc_pause_max_s)}"
-                 if summary.gc_pause_max_s is not None else "")
-        table.add_row("GC", f"{summary.gc_collections:,} collections{pause}")
     if summary.cgroup_limit:
         table.add_row("limit", f"{format_bytes(summary.cgroup_limit)} (cgroup)")
     table.add_row("exit", _exit_text(summary))

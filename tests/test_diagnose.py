@@ -1,0 +1,80 @@
+"""Diagnosis of recordings written by hand: empty, one sample, cut short, reset counters."""
+
+import json
+
+import numpy as np
+
+from conftest import assert_one_line_error, run_memgrowth
+from memgrowth.analysis.diagnose import diagnose
+from memgrowth.recording import ProcessInfo, RecordingWriter, open_recording
+from memgrowth.report.json_report import to_dict
+
+MiB = 1 << 20
+
+
+def _recording(path, rss_of_t=None, seconds=0, agent=None, meta=None):
+    writer = RecordingWriter(str(path), {"root_pid": 10, "command": ["app"], **(meta or {})})
+    writer.upsert_process(ProcessInfo(10, 1, 1.0, ["app"], None, first_t=0, last_t=seconds))
+    for t in np.arange(0.0, seconds, 0.5):
+        rows = {"os_samples": [{"t": float(t), "pid": 10, "rss": int(rss_of_t(t)),
+                                "threads": 1}],
+                "host_samples": [{"t": float(t), "mem_total": 8 << 30}]}
+        if agent:
+            rows["agent_samples"] = [{"t": float(t), "pid": 10, **agent(t)}]
+        writer.write(rows)
+    writer.close()
+    return open_recording(str(path))
+
+
+def test_empty_recording_is_inconclusive_with_the_reason(tmp_path):
+    diagnosis = diagnose(_recording(tmp_path / "r.db"))
+    assert diagnosis.verdict == "inconclusive"
+    assert "no samples" in diagnosis.reason
+    document = to_dict(diagnosis)
+    assert document["verdict"] == "inconclusive" and document["findings"] == []
+    json.dumps(document)  # serialisable: no NaN, no numpy types
+
+
+def test_one_sample_is_inconclusive(tmp_path):
+    diagnosis = diagnose(_recording(tmp_path / "r.db", lambda t: 5 * MiB, seconds=0.5))
+    assert diagnosis.verdict == "inconclusive"
+    assert "1 sample" in diagnosis.reason
+    assert diagnosis.record_more_s > 0
+
+
+def test_forecast_uses_the_limit_flag_first(tmp_path):
+    recording = _recording(tmp_path / "r.db", lambda t: 100 * MiB + 2 * MiB * t, seconds=40,
+                           meta={"limit_flag": 512 * MiB})
+    diagnosis = diagnose(recording)
+    assert diagnosis.verdict == "leak"
+    assert diagnosis.forecast.limit_source == "flag"
+    remaining = (512 * MiB - (100 * MiB + 2 * MiB * 39.5)) / (2 * MiB)
+    assert abs(diagnosis.forecast.seconds_to_limit - remaining) < 0.1 * remaining
+
+
+def test_gc_counters_that_reset_do_not_break_the_diagnosis(tmp_path):
+    def agent(t):  # a restarted interpreter under the same pid: counters start again
+        collections = int(t * 10) if t < 20 else int((t - 20) * 10)
+        return {"allocated_blocks": 50_000, "gc_enabled": 1, "gc_collections0": collections,
+                "gc_collections1": 0, "gc_collections2": 0, "threads": 1}
+
+    diagnosis = diagnose(_recording(tmp_path / "r.db", lambda t: 50 * MiB, seconds=40,
+                                    agent=agent))
+    assert diagnosis.verdict == "no_leak"
+    assert diagnosis.runtime == "python"
+
+
+def test_report_json_to_an_unwritable_place(tmp_path):
+    _recording(tmp_path / "r.db", lambda t: 5 * MiB, seconds=12)
+    result = run_memgrowth("report", str(tmp_path / "r.db"), "--json",
+                           str(tmp_path / "no" / "such" / "d.json"))
+    assert_one_line_error(result, "cannot write")
+
+
+def test_report_json_to_stdout(tmp_path):
+    _recording(tmp_path / "r.db", lambda t: 5 * MiB + 1 * MiB * t, seconds=30)
+    result = run_memgrowth("report", str(tmp_path / "r.db"), "--json", "-")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "leak"
+    assert document["growth"]["pattern"] == "linear"

@@ -4,10 +4,11 @@ import json
 
 import numpy as np
 
-from conftest import assert_one_line_error, run_memgrowth
 from memgrowth.analysis.diagnose import diagnose
 from memgrowth.recording import ProcessInfo, RecordingWriter, open_recording
 from memgrowth.report.json_report import to_dict
+
+from conftest import assert_one_line_error, run_memgrowth
 
 MiB = 1 << 20
 
@@ -78,3 +79,37 @@ def test_report_json_to_stdout(tmp_path):
     document = json.loads(result.stdout)
     assert document["verdict"] == "leak"
     assert document["growth"]["pattern"] == "linear"
+
+
+def _sawtooth_heap(t):
+    return {"allocated_blocks": int(_blocks(t)), "gc_enabled": 1,
+            "gc_collections0": int(t / 3), "gc_collections1": 0, "gc_collections2": 0,
+            "threads": 1, "malloc_in_use": 2_000_000}
+
+
+def _blocks(t):
+    return 30_000 + 200_000 * ((t % 3) / 3)  # a sawtooth: 3 s between collections
+
+
+def _arenas(t):
+    """RSS of a saw-toothed heap: up with its first peak, then creeping (pymalloc's arenas
+    fragment) towards what the peaks can take, 90 bytes per block."""
+    first_rise = 90 * 200_000 * min(t, 2.99) / 3
+    return 10 * MiB + first_rise + min(0.3 * MiB * t, 9 * MiB)
+
+
+def test_rss_creeping_up_to_the_heaps_peaks_is_not_a_leak(tmp_path):
+    """pymalloc keeps the arenas a saw-toothed heap needs at its peaks: RSS creeps, heap flat."""
+    recording = _recording(tmp_path / "r.db", _arenas, seconds=30, agent=_sawtooth_heap)
+    diagnosis = diagnose(recording)
+    assert diagnosis.rss.verdict == "leak", "the RSS alone looks like a leak"
+    assert diagnosis.verdict == "no_leak"
+    assert "high-water" in diagnosis.reason
+
+
+def test_rss_rising_beyond_the_heaps_swings_is_a_native_leak(tmp_path):
+    recording = _recording(tmp_path / "r.db", lambda t: _arenas(t) + 4 * MiB * t, seconds=30,
+                           agent=_sawtooth_heap)
+    diagnosis = diagnose(recording)
+    assert diagnosis.verdict == "leak"
+    assert diagnosis.findings[0].kind == "native"

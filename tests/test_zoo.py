@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import memgrowth_command
 from memgrowth.scenarios import SCENARIOS
+
+from conftest import memgrowth_command
 
 # What the top finding (or, for a plain heap leak, the growth metric) must be.
 EXPECTED = {

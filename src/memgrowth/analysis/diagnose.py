@@ -75,7 +75,7 @@ def diagnose(recording: Recording) -> Diagnosis:
     run = from_recording(recording)
     rss = assess(run.t, run.rss)
     heap = {pid: _heap_assessment(p) for pid, p in run.processes.items() if p.has_agent}
-    verdict, confidence, reason = _verdict(rss, heap)
+    verdict, confidence, reason = _verdict(rss, heap, _high_water(run, rss, heap))
     findings: list[Finding] = []
     metric = "rss"
     if verdict == "leak":
@@ -113,9 +113,65 @@ def _heap_assessment(process: ProcessSeries) -> GrowthAssessment:
     return assess(t, blocks, material_floor=HEAP_MATERIAL_BLOCKS, unit="blocks")
 
 
-def _verdict(rss: GrowthAssessment,
-             heap: dict[int, GrowthAssessment]) -> tuple[str, float, str]:
+def _high_water(run: RunSeries, rss: GrowthAssessment,
+                heap: dict[int, GrowthAssessment]) -> str | None:
+    """Why an RSS rise beside flat Python heaps is the allocator filling up, if it is.
+
+    pymalloc keeps the arenas a saw-toothed heap needed at its peaks, so RSS creeps up towards
+    what the heap's peaks took, then stops. When the RSS rise fits inside the heap's swing (at
+    the process's own bytes per block) and malloc's in-use bytes are not rising, the rise is
+    that high-water mark, not a leak.
+    """
+    if rss.verdict != "leak" or not heap or any(h.verdict != "no_leak" for h in heap.values()):
+        return None
+    if rss.floor_y is None or not len(rss.floor_y):
+        return None
+    room, first_peak = 0.0, 0.0
+    for pid in heap:
+        process = run.processes[pid]
+        blocks = process.agent["allocated_blocks"]
+        malloc = process.agent["malloc_in_use"]
+        known = np.isfinite(blocks)
+        if known.sum() < 8 or not len(process.rss):
+            return None
+        if np.isfinite(malloc).sum() >= 8:
+            malloc_growth = assess(process.agent_t[np.isfinite(malloc)],
+                                   malloc[np.isfinite(malloc)])
+            if malloc_growth.verdict == "leak":
+                return None  # malloc itself grows: native memory, not arenas
+        swing_bytes, peak_t = _heap_swing_bytes(process.agent_t[known], blocks[known],
+                                                process.t, process.rss)
+        room += swing_bytes
+        first_peak = max(first_peak, peak_t)
+    # What RSS added after the heaps first reached their peaks: the arenas filling up.
+    rise = float(rss.floor_y[-1] - np.interp(first_peak, run.t, run.rss))
+    if rise <= room:
+        return (f"RSS rose {format_bytes(rise)} after the Python heap's first peak, within the "
+                f"{format_bytes(room)} its own swings reach, while its post-GC floor stays "
+                "flat: pymalloc keeping arenas (a high-water mark), not a leak")
+    return None
+
+
+def _heap_swing_bytes(agent_t: np.ndarray, blocks: np.ndarray, t: np.ndarray,
+                      rss: np.ndarray) -> tuple[float, float]:
+    """The heap's swing in bytes, at the bytes per block its first big peak cost in RSS, and
+    the time of that peak. The first peak comes before most of any leak, so a leak cannot
+    inflate the estimate."""
+    swing = float(blocks.max() - blocks.min())
+    first_peak = int(np.argmax(blocks >= blocks.min() + 0.9 * swing))
+    peak_t = float(agent_t[first_peak])
+    added_blocks = float(blocks[first_peak] - blocks[0])
+    added_bytes = float(np.interp(peak_t, t, rss) - np.interp(agent_t[0], t, rss))
+    if added_blocks <= 0 or added_bytes <= 0:
+        return 0.0, peak_t
+    return swing * added_bytes / added_blocks, peak_t
+
+
+def _verdict(rss: GrowthAssessment, heap: dict[int, GrowthAssessment],
+             high_water: str | None = None) -> tuple[str, float, str]:
     heap_leaks = {pid: h for pid, h in heap.items() if h.verdict == "leak"}
+    if high_water is not None:
+        return "no_leak", round(min(h.confidence for h in heap.values()) * 0.9, 3), high_water
     if rss.verdict == "leak":
         return "leak", rss.confidence, "RSS: " + rss.reason
     if heap_leaks:

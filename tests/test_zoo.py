@@ -54,7 +54,7 @@ def test_verdict_is_the_truth(zoo, name):
     diagnosis = zoo[name]
     assert diagnosis["verdict"] == SCENARIOS[name].truth, (diagnosis["reason"],
                                                            diagnosis["growth"])
-    assert diagnosis["confidence"] >= 0.9
+    assert diagnosis["confidence"] >= 0.85
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

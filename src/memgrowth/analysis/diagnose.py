@@ -171,7 +171,7 @@ def _verdict(rss: GrowthAssessment, heap: dict[int, GrowthAssessment],
              high_water: str | None = None) -> tuple[str, float, str]:
     heap_leaks = {pid: h for pid, h in heap.items() if h.verdict == "leak"}
     if high_water is not None:
-        return "no_leak", round(min(h.confidence for h in heap.values()) * 0.9, 3), high_water
+        return "no_leak", round(min(h.confidence for h in heap.values()) * 0.95, 3), high_water
     if rss.verdict == "leak":
         return "leak", rss.confidence, "RSS: " + rss.reason
     if heap_leaks:

@@ -1,6 +1,7 @@
 """Diagnosis of recordings written by hand: empty, one sample, cut short, reset counters."""
 
 import json
+import sys
 
 import numpy as np
 
@@ -113,3 +114,26 @@ def test_rss_rising_beyond_the_heaps_swings_is_a_native_leak(tmp_path):
     diagnosis = diagnose(recording)
     assert diagnosis.verdict == "leak"
     assert diagnosis.findings[0].kind == "native"
+
+
+def test_memory_kept_by_malloc_after_frees_is_fragmentation_not_a_leak(tmp_path, script):
+    """A real process frees most of 300 MB of malloc'd buffers but keeps every 100th: glibc
+    cannot give the holes back, RSS stays high and flat."""
+    target = script("""
+        import time
+        buffers = [bytearray(1000) for _ in range(300_000)]  # > 512 bytes: from malloc
+        survivors = buffers[::100]
+        del buffers
+        time.sleep(14)
+    """)
+    out = str(tmp_path / "frag.db")
+    result = run_memgrowth("run", "--quiet", "--out", out, "--json", str(tmp_path / "d.json"),
+                           "--", sys.executable, target)
+    assert result.returncode == 0, result.stderr
+    diagnosis = json.loads((tmp_path / "d.json").read_text())
+    assert diagnosis["verdict"] == "no_leak"
+    kinds = [f["kind"] for f in diagnosis["findings"]]
+    assert "fragmentation" in kinds, diagnosis["findings"]
+    finding = diagnosis["findings"][kinds.index("fragmentation")]
+    assert "malloc_trim" in finding["advice"]
+    assert finding["share"] >= 0.3

@@ -1,10 +1,12 @@
 """`memgrowth attach PID` on real processes of any language."""
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -14,6 +16,7 @@ from conftest import (
     REPO,
     assert_one_line_error,
     memgrowth_command,
+    require_toolchain,
     run_memgrowth,
     wait_for_rows,
 )
@@ -91,6 +94,41 @@ def test_attach_without_permission(tmp_path):
         if "No module named" in result.stderr or "Permission denied: '" in result.stderr:
             pytest.skip("the test's Python is not usable by user nobody here")
         assert_one_line_error(result, "no permission")
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_attach_diagnoses_a_native_program_from_the_outside(tmp_path):
+    """A C program (no agent possible) that leaks 2 MB/s: attach alone calls the leak."""
+    require_toolchain("gcc")
+    source = tmp_path / "leaky.c"
+    source.write_text(textwrap.dedent("""
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        int main(void) {
+            for (;;) {
+                char *block = malloc(200 * 1024);
+                memset(block, 1, 200 * 1024);  /* resident */
+                usleep(100 * 1000);            /* 10 blocks a second: 2 MB/s, never freed */
+            }
+        }
+    """))
+    binary = tmp_path / "leaky"
+    subprocess.run(["gcc", "-O1", "-o", str(binary), str(source)], check=True)
+    child = subprocess.Popen([str(binary)])
+    try:
+        report = tmp_path / "d.json"
+        result = run_memgrowth("attach", str(child.pid), "--duration", "14", "--quiet",
+                               "--out", str(tmp_path / "a.db"), "--json", str(report))
+        assert result.returncode == 0, result.stderr
+        diagnosis = json.loads(report.read_text())
+        assert diagnosis["verdict"] == "leak"
+        assert diagnosis["target"]["runtime"] == "native"
+        assert 1.5e6 < diagnosis["growth"]["rate_bytes_per_s"] < 2.6e6
+        assert diagnosis["gc"] is None, "no Python agent, no GC figures invented"
+        assert diagnosis["exit"]["code"] is None
     finally:
         child.kill()
         child.wait()

@@ -9,6 +9,7 @@ without growing (memory the allocator keeps).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -245,16 +246,17 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
             share: float | None) -> list[Finding]:
     found: list[Finding] = []
     label = process.label
+    # Every cause found here is about this process and its growth.
+    cause = partial(Finding, holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid)
     threads = assess(process.t, process.threads, material_floor=THREADS_MATERIAL,
                      material_share=0.0, unit="threads") if len(process.t) else None
     if threads is not None and threads.verdict == "leak" and threads.rate:
         alive = int(np.nanmax(process.threads))
         per = rate / threads.rate if rate and threads.rate else None
-        found.append(Finding(
+        found.append(cause(
             kind="threads",
             title=f"Threads pile up in {label}: +{threads.rate:.2f} threads/s, "
                   f"{alive} alive at the end",
-            holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid,
             evidence=f"thread count: {threads.reason}"
                      + (f"; about {format_bytes(per)} of memory per thread" if per else ""),
             advice="Threads that never finish keep their stack and everything they reference. "
@@ -268,12 +270,11 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
                                  material_floor=TASKS_MATERIAL, material_share=0.0,
                                  unit="tasks")
             if task_growth.verdict == "leak" and task_growth.rate:
-                found.append(Finding(
+                found.append(cause(
                     kind="tasks",
                     title=f"asyncio tasks never finish in {label}: +{task_growth.rate:.1f} "
                           f"tasks/s, {int(np.nanmax(tasks))} pending at the end",
-                    holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid,
-                    evidence=f"pending tasks: {task_growth.reason}",
+                            evidence=f"pending tasks: {task_growth.reason}",
                     advice="Every pending task keeps its coroutine frame and what it "
                            "references. Await or cancel the tasks you create, give waits a "
                            "timeout (asyncio.wait_for / asyncio.timeout), keep a set of "
@@ -285,12 +286,11 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
             known = objects[np.isfinite(objects)]
             counted = (f"; GC-tracked objects {int(known[0]):,} → {int(known[-1]):,}"
                        if len(known) >= 2 else "")
-            found.append(Finding(
+            found.append(cause(
                 kind="gc_disabled",
                 title=f"gc is disabled in {label} and unreachable reference cycles pile up: "
                       f"+{own_heap.rate:,.0f} heap blocks/s",
-                holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid,
-                evidence=f"gc.isenabled() is False; Python heap: {own_heap.reason}{counted}",
+                    evidence=f"gc.isenabled() is False; Python heap: {own_heap.reason}{counted}",
                 advice="With gc.disable() only reference counting frees memory, and objects "
                        "in cycles are never freed. Re-enable it (gc.enable(), or "
                        "gc.freeze() after start-up to make collections cheap), or break the "

@@ -13,9 +13,9 @@ from conftest import memgrowth_command
 
 # What the top finding (or, for a plain heap leak, the growth metric) must be.
 EXPECTED = {
-    "session-cache": ("metric", "heap"),
-    "global-list": ("metric", "heap"),
-    "slow-leak-churn": ("metric", "heap"),
+    "session-cache": ("finding", "type"),
+    "global-list": ("finding", "type"),
+    "slow-leak-churn": ("finding", "type"),
     "stuck-threads": ("finding", "threads"),
     "asyncio-tasks": ("finding", "tasks"),
     "native-leak": ("finding", "native"),
@@ -69,6 +69,14 @@ def test_what_grows_is_named(zoo, name):
         assert top["title"] and top["advice"] and top["evidence"]
     else:
         assert diagnosis["forecast"]["seconds_to_limit"] is None, "no forecast without growth"
+
+
+@pytest.mark.parametrize(("name", "leaking_type"), [("session-cache", "UserSession"),
+                                                   ("global-list", "AuditRecord")])
+def test_the_accumulating_type_is_named(zoo, name, leaking_type):
+    top = zoo[name]["findings"][0]
+    assert top["type"] == f"__main__.{leaking_type}"
+    assert zoo[name]["growth"]["metric"] == "heap"
 
 
 def test_child_process_finding_names_the_worker_not_the_parent(zoo):

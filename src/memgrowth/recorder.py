@@ -344,7 +344,7 @@ class Recorder:
             self._record_agent_messages(messages)
 
     def _record_agent_messages(self, messages: list[AgentMessage]) -> None:
-        samples, gc_events, events = [], [], []
+        samples, gc_events, events, types = [], [], [], []
         for message in messages:
             t = (message.mono - self.started) if message.mono else self.elapsed()
             lost = self._count_lost(message)
@@ -366,11 +366,16 @@ class Recorder:
                 if message.fields.get("dropped"):
                     events.append({"t": t, "pid": message.pid, "kind": "gc_events_dropped",
                                    "detail": json.dumps({"dropped": message.fields["dropped"]})})
+            elif message.type == "types":
+                types.extend({"t": t, "pid": message.pid, "type_name": name, "promoted": count,
+                              "histograms": message.fields["histograms"]}
+                             for name, count in message.fields["counts"])
             elif message.type == "hello":
                 self._mark_python(message, t)
                 events.append({"t": t, "pid": message.pid, "kind": "agent",
                                "detail": json.dumps(message.fields)})
-        self.writer.write({"agent_samples": samples, "gc_events": gc_events, "events": events})
+        self.writer.write({"agent_samples": samples, "gc_events": gc_events, "events": events,
+                           "type_samples": types})
 
     def _count_lost(self, message: AgentMessage) -> int:
         """Datagrams of this agent that never arrived, from gaps in its sequence numbers."""

@@ -40,10 +40,11 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "gc_events": ("t", "pid", "generation", "duration_s", "collected", "uncollectable",
                   "heap_after"),
+    "type_samples": ("t", "pid", "type_name", "promoted", "histograms"),
     "events": ("t", "pid", "kind", "detail"),
 }
 
-_TEXT_COLUMNS = {"cgroup_path", "kind", "detail"}
+_TEXT_COLUMNS = {"cgroup_path", "kind", "detail", "type_name"}
 _REAL_COLUMNS = {"t", "cpu_s", "duration_s", "agent_cpu_s"}
 
 
@@ -316,6 +317,9 @@ def _read(db: sqlite3.Connection, path: str) -> Recording:
     for table, columns in TABLES.items():
         # A column this file does not have (added later to its schema version) reads as NULL.
         present = {row[1] for row in _salvage(db, f"PRAGMA table_info({table})")[0]}
+        if not present:  # a table added after this file was written
+            recording.tables[table] = {c: [] for c in columns}
+            continue
         selected = ", ".join(c if c in present else "NULL" for c in columns)
         rows, complete = _salvage(db, f"SELECT {selected} FROM {table} ORDER BY rowid")
         # Rows are appended nearly in time order (agents report late); sort so readers can

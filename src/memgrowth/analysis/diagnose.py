@@ -295,10 +295,47 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
                        "in cycles are never freed. Re-enable it (gc.enable(), or "
                        "gc.freeze() after start-up to make collections cheap), or break the "
                        "cycles with weakref."))
+        if own_heap is not None and own_heap.verdict == "leak" and not found:
+            accumulating = _type_finding(process, own_heap, cause)
+            if accumulating is not None:
+                found.append(accumulating)
         heap_flat = own_heap is not None and own_heap.verdict != "leak"
         if heap_flat and own is not None and own.verdict == "leak" and not found:
             found.append(_native_finding(process, own, rate, share))
     return found
+
+
+def _type_finding(process: ProcessSeries, heap: GrowthAssessment,
+                  cause: partial) -> Finding | None:
+    """The types most often found about to be promoted over the recent half of the run."""
+    if not process.types or heap.window_s is None:
+        return None
+    since = process.agent_t[-1] - heap.window_s if process.has_agent else 0.0
+    per_histogram: dict[str, float] = {}
+    for name, reports in process.types.items():
+        recent = [(promoted, histograms) for t, promoted, histograms in reports if t >= since]
+        if recent:
+            per_histogram[name] = sum(p for p, _ in recent) / sum(h for _, h in recent)
+    if not per_histogram:
+        return None
+    ranked = sorted(per_histogram.items(), key=lambda item: -item[1])
+    # A person recognises their own class before the lists and dicts inside it: a user type
+    # leads unless builtins outnumber it more than two to one.
+    name, count = max(ranked, key=lambda item: item[1] * (2 if "." in item[0] else 1))
+    total = sum(per_histogram.values())
+    listing = ", ".join(f"{n} {c:,.0f}" for n, c in ranked[:6])
+    return cause(
+        kind="type", type=name,
+        title=f"{name} objects pile up in {process.label}: about {count:,.0f} survive into the "
+              "old generation at every generation-1 collection",
+        evidence=f"objects about to be promoted, per generation-1 collection: {listing}; "
+                 f"Python heap: {heap.reason}",
+        advice=f"Something keeps every {name}: look for a module-level dict, list or cache "
+               "that gains them and never drops them. Bound it (functools.lru_cache(maxsize=N), "
+               "cachetools.LRUCache/TTLCache, collections.deque(maxlen=N)) or remove entries "
+               "when their work is done; objgraph.find_backref_chain shows who holds one.",
+        share=count / total if total else None,
+    )
 
 
 def _native_finding(process: ProcessSeries, own: GrowthAssessment, rate: float | None,

@@ -31,6 +31,8 @@ class ProcessSeries:
     agent: dict[str, np.ndarray] = field(default_factory=dict)
     post_gc_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     post_gc_heap: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Promotion histograms: per report, objects of a type seen about to be promoted.
+    types: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -117,6 +119,12 @@ def from_recording(recording: Recording) -> RunSeries:
             known_heap = rows[np.isfinite(heap_after[rows])]
             processes[p].post_gc_t = gc_t[known_heap]
             processes[p].post_gc_heap = heap_after[known_heap]
+    type_cols = recording.tables.get("type_samples", {})
+    for t_, p, name, promoted, histograms in zip(
+            type_cols.get("t", []), type_cols.get("pid", []), type_cols.get("type_name", []),
+            type_cols.get("promoted", []), type_cols.get("histograms", []), strict=True):
+        if p in processes and name and promoted is not None and histograms:
+            processes[p].types.setdefault(name, []).append((t_, promoted, histograms))
     host = recording.tables.get("host_samples", {})
     limits = [v for v in host.get("cgroup_limit", []) if v]
     totals_mem = [v for v in host.get("mem_total", []) if v]

@@ -115,6 +115,14 @@ def decode(data: bytes) -> AgentMessage | None:
             message.fields["census_s"] = _number(raw.get("census_s"))
             message.fields["gc_stats"] = _gc_stats(raw.get("gc_stats"))
             message.fields["version"] = str(raw.get("version", ""))[:40]
+    elif message.type == "types":
+        counts = raw.get("counts")
+        message.fields = {
+            "histograms": _number(raw.get("histograms")) or 0,
+            "counts": [(str(c[0])[:200], int(c[1])) for c in counts[:50]
+                       if isinstance(c, list) and len(c) == 2 and isinstance(_number(c[1]), int)]
+            if isinstance(counts, list) else [],
+        }
     elif message.type == "hello":
         argv = raw.get("argv")
         message.fields = {

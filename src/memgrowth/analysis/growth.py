@@ -111,7 +111,7 @@ def assess(t: np.ndarray, y: np.ndarray, material_floor: float = MATERIAL_BYTES,
 def _quantity(unit: str):
     if unit == "bytes":
         return format_bytes
-    return lambda value: f"{value:,.1f} {unit}"
+    return lambda value: f"{value:,.{0 if abs(value) >= 100 else 1}f} {unit}"
 
 
 def _clean(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -274,7 +274,7 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
                     kind="tasks",
                     title=f"asyncio tasks never finish in {label}: +{task_growth.rate:.1f} "
                           f"tasks/s, {int(np.nanmax(tasks))} pending at the end",
-                            evidence=f"pending tasks: {task_growth.reason}",
+                    evidence=f"pending tasks: {task_growth.reason}",
                     advice="Every pending task keeps its coroutine frame and what it "
                            "references. Await or cancel the tasks you create, give waits a "
                            "timeout (asyncio.wait_for / asyncio.timeout), keep a set of "
@@ -290,7 +290,7 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
                 kind="gc_disabled",
                 title=f"gc is disabled in {label} and unreachable reference cycles pile up: "
                       f"+{own_heap.rate:,.0f} heap blocks/s",
-                    evidence=f"gc.isenabled() is False; Python heap: {own_heap.reason}{counted}",
+                evidence=f"gc.isenabled() is False; Python heap: {own_heap.reason}{counted}",
                 advice="With gc.disable() only reference counting frees memory, and objects "
                        "in cycles are never freed. Re-enable it (gc.enable(), or "
                        "gc.freeze() after start-up to make collections cheap), or break the "

@@ -15,7 +15,9 @@ from conftest import memgrowth_command
 EXPECTED = {
     "session-cache": ("finding", "type"),
     "global-list": ("finding", "type"),
-    "slow-leak-churn": ("finding", "type"),
+    # Its generation-1 collections are rare once the state is built (CPython defers them),
+    # so the promotion histograms may miss the recent half: only the metric is certain.
+    "slow-leak-churn": ("metric", "heap"),
     "stuck-threads": ("finding", "threads"),
     "asyncio-tasks": ("finding", "tasks"),
     "native-leak": ("finding", "native"),

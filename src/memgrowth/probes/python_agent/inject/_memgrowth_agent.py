@@ -34,6 +34,7 @@ CENSUS_MAX_PAUSE_S = 0.02  # …and is skipped once one census would pause the t
 POST_GC_MIN_COLLECTED = 1000  # collections freeing this many objects also count the heap
 SETTLE_S = 0.2
 HISTOGRAM_DUTY = 0.005  # promotion histograms may use at most 0.5% of wall time
+HISTOGRAM_MAX_OBJECTS = 20_000  # and look at no more objects than this each time
 TOP_TYPES = 25  # short-lived processes never pay for the census or for loading ctypes
 
 _agent = None
@@ -174,9 +175,14 @@ class _Agent:
         if started < self.histogram_next:
             return
         counts = self.promoted
-        for obj in gc.get_objects(generation=1):
+        young = gc.get_objects(generation=1)
+        # Generation 1 is usually a few thousand objects, but it can swell to hundreds of
+        # thousands while full collections are deferred: then count a regular sample of it.
+        step = max(1, len(young) // HISTOGRAM_MAX_OBJECTS)
+        for obj in young[::step]:
             kind = type(obj)
-            counts[kind] = counts.get(kind, 0) + 1
+            counts[kind] = counts.get(kind, 0) + step
+        del young
         self.histograms += 1
         cost = time.perf_counter() - started
         self.histogram_next = started + cost / HISTOGRAM_DUTY

@@ -35,6 +35,7 @@ POST_GC_MIN_COLLECTED = 1000  # collections freeing this many objects also count
 SETTLE_S = 0.2
 HISTOGRAM_DUTY = 0.005  # promotion histograms may use at most 0.5% of wall time
 HISTOGRAM_MAX_OBJECTS = 20_000  # and look at no more objects than this each time
+MALLINFO_DUTY = 0.001  # mallinfo2 may use at most 0.1% of wall time
 TOP_TYPES = 25  # short-lived processes never pay for the census or for loading ctypes
 
 _agent = None
@@ -53,7 +54,7 @@ class _Agent:
         self.census_at = 0.0
         self.census_blocks = 0
         self.mallinfo = None
-        self.mallinfo_cost = 0.0
+        self.mallinfo_next = 0.0  # monotonic time before which mallinfo2 waits
         self.sock = None
         self.address = None
         self.stopped = False
@@ -243,20 +244,25 @@ class _Agent:
             return None
         if self.census_at and (now - self.census_at) * CENSUS_DUTY < expected:
             return None
-        started = time.perf_counter()
+        # CPU time of this thread: the work done, not time lost to preemption.
+        started = time.thread_time()
         objects = len(gc.get_objects())
-        self.census_cost = time.perf_counter() - started
+        self.census_cost = time.thread_time() - started
         self.census_at, self.census_blocks = now, blocks
         return objects
 
-    def _malloc_figures(self) -> dict:
+    def _malloc_figures(self, force: bool = False) -> dict:
         if self.mallinfo is None:
             self.mallinfo = _load_mallinfo2() or False
-        if not self.mallinfo or self.mallinfo_cost > 0.005:
+        now = time.monotonic()
+        if not self.mallinfo or (now < self.mallinfo_next and not force):
             return {}
-        started = time.perf_counter()
+        started = time.thread_time()
         info = self.mallinfo()
-        self.mallinfo_cost = time.perf_counter() - started
+        # mallinfo2 walks malloc's free lists, slower on a fragmented heap: it is spaced out
+        # to stay under its share of wall time. Its cost is CPU time, so that a preemption
+        # in the middle does not count.
+        self.mallinfo_next = now + (time.thread_time() - started) / MALLINFO_DUTY
         return {"malloc_in_use": info.uordblks + info.hblkhd, "malloc_free": info.fordblks,
                 "malloc_mmap": info.hblkhd}
 
@@ -266,7 +272,7 @@ class _Agent:
         objects = len(gc.get_objects())
         census_s = time.perf_counter() - started
         figures = self.sample()
-        figures.update(self._malloc_figures())
+        figures.update(self._malloc_figures(force=True))
         figures.update({
             "gc_objects": objects, "census_s": census_s,
             "gc_stats": gc.get_stats(), "version": sys.version.split()[0],

@@ -35,6 +35,7 @@ POST_GC_MIN_COLLECTED = 1000  # collections freeing this many objects also count
 SETTLE_S = 0.2
 HISTOGRAM_DUTY = 0.005  # promotion histograms may use at most 0.5% of wall time
 HISTOGRAM_MAX_OBJECTS = 20_000  # and look at no more objects than this each time
+MAX_FAILED_TICKS = 10
 MALLINFO_DUTY = 0.001  # mallinfo2 may use at most 0.1% of wall time
 TOP_TYPES = 25  # short-lived processes never pay for the census or for loading ctypes
 
@@ -61,8 +62,9 @@ class _Agent:
         self.agent_cpu = 0.0  # CPU seconds of the agent's own thread
         self.forked_from: int | None = None  # the parent's pid, in a child made by fork
         self.seq = 0
-        self.promoted: dict = {}  # type -> objects seen about to be promoted since last tick
-        self.histograms = 0
+        # One dict per promotion histogram (type -> objects about to be promoted), since the
+        # last tick; the GC hook appends, the agent thread swaps the list and reads.
+        self.histogram_batches: list = []
         self.histogram_next = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -95,8 +97,7 @@ class _Agent:
         self.gc_dropped = 0
         self.census_at = 0.0
         self.seq = 0
-        self.promoted = {}
-        self.histograms = 0
+        self.histogram_batches = []
         self.forked_from = self.pid
         self.open()
 
@@ -175,7 +176,7 @@ class _Agent:
         started = time.perf_counter()
         if started < self.histogram_next:
             return
-        counts = self.promoted
+        counts: dict = {}  # built here, handed over whole: the agent thread never sees it change
         young = gc.get_objects(generation=1)
         # Generation 1 is usually a few thousand objects, but it can swell to hundreds of
         # thousands while full collections are deferred: then count a regular sample of it.
@@ -184,15 +185,19 @@ class _Agent:
             kind = type(obj)
             counts[kind] = counts.get(kind, 0) + step
         del young
-        self.histograms += 1
+        self.histogram_batches.append(counts)
         cost = time.perf_counter() - started
         self.histogram_next = started + cost / HISTOGRAM_DUTY
 
     def flush_types(self) -> None:
-        promoted, self.promoted = self.promoted, {}
-        histograms, self.histograms = self.histograms, 0
-        if not histograms:
+        batches, self.histogram_batches = self.histogram_batches, []
+        if not batches:
             return
+        promoted: dict = {}
+        for counts in batches:
+            for kind, count in counts.items():
+                promoted[kind] = promoted.get(kind, 0) + count
+        histograms = len(batches)
         top = sorted(promoted.items(), key=lambda item: -item[1])[:TOP_TYPES]
         self.send({"type": "types", "pid": self.pid, "mono": time.monotonic(),
                    "histograms": histograms,
@@ -294,14 +299,19 @@ class _Agent:
             self.send_hello()
             # The first sample waits one interval: start-up belongs to the target.
             next_at = time.monotonic() + self.interval()
-            while not self.stopped and sock is self.sock:
+            failures = 0
+            while not self.stopped and sock is self.sock and failures < MAX_FAILED_TICKS:
                 timeout = next_at - time.monotonic()
                 if timeout > 0:
                     self._serve(sock, timeout)
                     continue
-                self.flush_gc_events()
-                self.flush_types()
-                self.send({"type": "sample", **self.sample()})
+                try:
+                    self.flush_gc_events()
+                    self.flush_types()
+                    self.send({"type": "sample", **self.sample()})
+                    failures = 0
+                except Exception:
+                    failures += 1  # one bad tick is skipped; a run of them stops the agent
                 self.agent_cpu = time.thread_time()
                 next_at = time.monotonic() + self.interval()
         except Exception:

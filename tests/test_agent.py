@@ -188,3 +188,23 @@ def test_agent_encoder_writes_json_the_listener_reads():
     assert decoded["argv"] == value["argv"]
     assert decoded["x"] == [1.5, None, True, None]
     assert decoded["nested"] == [{"k": 1}]
+
+
+def test_agent_keeps_reporting_through_busy_promotion_histograms(tmp_path, script):
+    """Generation-1 collections many times a second, promotion histograms taken in the GC hook
+    while the agent thread reports: the agent keeps reporting to the end. (A smoke test: the
+    race that once stopped the agent in a zoo run was too rare to reproduce here on demand.)"""
+    target = script("""
+        import random, time
+        keep = [[i] for i in range(5000)]
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            for _ in range(2000):  # survivors of young collections: gen-1 work all the time
+                keep[random.randrange(5000)] = [random.random()]
+    """)
+    _, recording = _record(tmp_path, target, extra=("--interval", "0.05"))
+    times = recording.column("agent_samples", "t")
+    assert times and max(times) >= 5.0, "the agent reported until the end"
+    assert len(times) >= 60
+    assert recording.column("type_samples", "type_name"), "histograms were taken"
+    assert "list" in recording.column("type_samples", "type_name")

@@ -7,7 +7,7 @@ getting Python figures from its memgrowth agent when it runs one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psutil
 
@@ -52,7 +52,6 @@ class Baseline:
     cgroup: cgroup.CgroupMemory | None = None
     python: PythonFigures | None = None
     python_unavailable: str | None = None  # why there are no Python figures
-    notes: list[str] = field(default_factory=list)
 
 
 def _figures(fields: dict) -> PythonFigures:
@@ -100,7 +99,9 @@ def snapshot(pid: int) -> Baseline:
     """Measure a process by pid. Raises UserError for a missing or forbidden process."""
     if pid <= 0:
         raise UserError(f"not a process id: {pid}")
-    composition = smaps.read_composition(pid)  # first, so RSS below is read right after it
+    # Read the map first and parse it after RSS: parsing allocates, and in this very process
+    # that would grow RSS between the two readings.
+    smaps_text = smaps.read_smaps_text(pid)
     try:
         process = psutil.Process(pid)
         with process.oneshot():
@@ -114,6 +115,7 @@ def snapshot(pid: int) -> Baseline:
         raise UserError(f"no process with pid {pid}") from None
     except psutil.AccessDenied:
         raise UserError(f"no permission to inspect pid {pid}: run as its user or as root") from None
+    composition = smaps.parse_smaps(smaps_text, pid)
     rollup = os_process.read_smaps_rollup(pid) or {}
     location = cgroup.locate(pid)
     result = Baseline(

@@ -26,9 +26,6 @@ class RunSummary:
     final_rss: int | None
     python_blocks_first: int | None
     python_blocks_last: int | None
-    gc_collections: int | None
-    gc_events: int
-    gc_pause_max_s: float | None
     cgroup_limit: int | None
     exit_code: int | None
     exit_signal: str | None
@@ -61,14 +58,6 @@ def summarize(recording: Recording, run: RunSeries | None = None) -> RunSummary:
     agent = recording.tables.get("agent_samples", {})
     pids = agent.get("pid", [])
     blocks_first, blocks_last = _first_last_per_pid(pids, agent.get("allocated_blocks", []))
-    collections = None
-    if pids:
-        last_row: dict[int, int] = {pid: i for i, pid in enumerate(pids)}
-        collections = sum(
-            sum(agent.get(f"gc_collections{g}", [])[i] or 0 for g in range(3))
-            for i in last_row.values()
-        )
-    pauses = run.gc_duration[np.isfinite(run.gc_duration)]
     exits = [e for e in recording.events("exit") if e["pid"] == recording.root_pid]
     exit_detail = exits[-1]["detail"] if exits else {}
     stops = recording.events("stop")
@@ -86,9 +75,6 @@ def summarize(recording: Recording, run: RunSeries | None = None) -> RunSummary:
         final_rss=int(run.rss[-1]) if len(run.rss) else None,
         python_blocks_first=blocks_first,
         python_blocks_last=blocks_last,
-        gc_collections=collections,
-        gc_events=len(pauses),
-        gc_pause_max_s=float(pauses.max()) if len(pauses) else None,
         cgroup_limit=run.cgroup_limit,
         exit_code=exit_detail.get("code", meta.get("exit_code")),
         exit_signal=exit_detail.get("signal", meta.get("exit_signal")),

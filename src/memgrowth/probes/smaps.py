@@ -103,8 +103,8 @@ def parse_smaps(text: str, pid: int = 0) -> RssComposition:
     return RssComposition(pid, ordered)
 
 
-def read_composition(pid: int, proc_root: str = "/proc") -> RssComposition:
-    """Read and group /proc/PID/smaps; UserError when it cannot be read."""
+def read_smaps_text(pid: int, proc_root: str = "/proc") -> str:
+    """The text of /proc/PID/smaps; UserError when it cannot be read."""
     path = os.path.join(proc_root, str(pid), "smaps")
     try:
         with open(path) as handle:
@@ -117,4 +117,4 @@ def read_composition(pid: int, proc_root: str = "/proc") -> RssComposition:
         ) from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_smaps(text, pid)
+    return text

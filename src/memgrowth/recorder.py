@@ -25,6 +25,7 @@ import psutil
 
 from memgrowth.analysis.growth import assess
 from memgrowth.probes import cgroup, os_process
+from memgrowth.probes.python_agent import sources
 from memgrowth.probes.python_agent.listener import AgentListener, AgentMessage
 from memgrowth.recording import ProcessInfo, RecordingWriter
 from memgrowth.report.status import LiveFigures, StatusLine
@@ -344,7 +345,7 @@ class Recorder:
             self._record_agent_messages(messages)
 
     def _record_agent_messages(self, messages: list[AgentMessage]) -> None:
-        samples, gc_events, events, types = [], [], [], []
+        samples, gc_events, events, types, attribution = [], [], [], [], []
         for message in messages:
             t = (message.mono - self.started) if message.mono else self.elapsed()
             lost = self._count_lost(message)
@@ -368,14 +369,20 @@ class Recorder:
                                    "detail": json.dumps({"dropped": message.fields["dropped"]})})
             elif message.type == "types":
                 types.extend({"t": t, "pid": message.pid, "type_name": name, "promoted": count,
+                              "promoted_bytes": size,
                               "histograms": message.fields["histograms"]}
-                             for name, count in message.fields["counts"])
+                             for name, count, size in message.fields["counts"])
+            elif message.attribution:
+                attribution.extend(
+                    {"t": t, "pid": message.pid, "kind": kind, "key": key, "count": count,
+                     "bytes": size, "detail": json.dumps(sources.with_functions(detail))}
+                    for kind, key, count, size, detail in message.attribution)
             elif message.type == "hello":
                 self._mark_python(message, t)
                 events.append({"t": t, "pid": message.pid, "kind": "agent",
                                "detail": json.dumps(message.fields)})
         self.writer.write({"agent_samples": samples, "gc_events": gc_events, "events": events,
-                           "type_samples": types})
+                           "type_samples": types, "attribution": attribution})
 
     def _count_lost(self, message: AgentMessage) -> int:
         """Datagrams of this agent that never arrived, from gaps in its sequence numbers."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from memgrowth.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x4D475257  # "MGRW": lets `file`-like tools and we tell our files apart
 
 # Column lists are the contract between probes, recorder and readers: one place only.
@@ -37,15 +37,18 @@ TABLES: dict[str, tuple[str, ...]] = {
         "gc_threshold2", "gc_count0", "gc_count1", "gc_count2", "gc_collections0",
         "gc_collections1", "gc_collections2", "gc_collected", "gc_uncollectable", "gc_objects",
         "threads", "asyncio_tasks", "malloc_in_use", "malloc_free", "malloc_mmap", "agent_cpu_s",
+        "agent_max_pause_s",
     ),
     "gc_events": ("t", "pid", "generation", "duration_s", "collected", "uncollectable",
                   "heap_after"),
-    "type_samples": ("t", "pid", "type_name", "promoted", "histograms"),
+    "type_samples": ("t", "pid", "type_name", "promoted", "histograms", "promoted_bytes"),
+    # The agent's attribution reports, one row per item (see docs/recording.md for the kinds).
+    "attribution": ("t", "pid", "kind", "key", "count", "bytes", "detail"),
     "events": ("t", "pid", "kind", "detail"),
 }
 
-_TEXT_COLUMNS = {"cgroup_path", "kind", "detail", "type_name"}
-_REAL_COLUMNS = {"t", "cpu_s", "duration_s", "agent_cpu_s"}
+_TEXT_COLUMNS = {"cgroup_path", "kind", "detail", "type_name", "key"}
+_REAL_COLUMNS = {"t", "cpu_s", "duration_s", "agent_cpu_s", "agent_max_pause_s", "bytes"}
 
 
 def _column_sql(name: str) -> str:
@@ -65,6 +68,7 @@ _SCHEMA = [
     ),
     "CREATE INDEX os_samples_pid_t ON os_samples (pid, t)",
     "CREATE INDEX agent_samples_pid_t ON agent_samples (pid, t)",
+    "CREATE INDEX attribution_pid_kind ON attribution (pid, kind)",
 ]
 
 

@@ -41,9 +41,10 @@ def default_path(command: list[str], now: datetime.datetime | None = None) -> st
     return f"memgrowth-{name}-{now:%Y%m%d-%H%M%S}.db"
 
 
-def _meta(mode: str, command: list[str], options: RecorderOptions) -> dict:
+def _meta(mode: str, command: list[str], options: RecorderOptions,
+          cwd: str | None = None) -> dict:
     return {
-        "mode": mode, "command": command,
+        "mode": mode, "command": command, "cwd": cwd,
         "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "memgrowth_version": __version__, "recorder_python": platform.python_version(),
         "host": socket.gethostname(), "kernel": platform.release(),
@@ -57,7 +58,8 @@ def record_command(command: list[str], options: RecorderOptions, out: str | None
                    quiet: bool = False) -> SessionResult:
     """Start COMMAND with the agent injected and record it until it exits."""
     path = out or default_path(command)
-    writer = RecordingWriter(path, _meta("run", command, options), overwrite=overwrite)
+    writer = RecordingWriter(path, _meta("run", command, options, os.getcwd()),
+                             overwrite=overwrite)
     listener = None
     try:
         listener = AgentListener(options.interval) if agent else None
@@ -77,8 +79,8 @@ def record_pid(pid: int, options: RecorderOptions, out: str | None = None,
                overwrite: bool = False, quiet: bool = False) -> SessionResult:
     """Record an already running process (any language) until it exits or we are stopped."""
     target = AttachedTarget(pid)
-    writer = RecordingWriter(out or default_path(target.command), _meta("attach", target.command,
-                                                                       options),
+    writer = RecordingWriter(out or default_path(target.command),
+                             _meta("attach", target.command, options, target.cwd),
                              overwrite=overwrite)
     return _record(writer, target, options, None, quiet)
 

@@ -109,6 +109,10 @@ class AttachedTarget:
             pass  # kernels without smaps_rollup: USS/PSS stay unknown
         self.pid = pid
         self.exit_fd = _pidfd(pid)
+        try:
+            self.cwd: str | None = self.process.cwd()
+        except psutil.Error:
+            self.cwd = None
 
     def poll(self) -> ExitStatus | None:
         try:

@@ -13,6 +13,8 @@ from functools import partial
 
 import numpy as np
 
+from memgrowth.analysis import attribution
+from memgrowth.analysis.finding import Finding
 from memgrowth.analysis.forecast import Forecast, choose_limit, forecast
 from memgrowth.analysis.gc import GcDynamics, gc_dynamics
 from memgrowth.analysis.growth import GrowthAssessment, assess
@@ -28,22 +30,7 @@ TASKS_MATERIAL = 20
 RETAINED_SHARE = 0.3  # malloc holding this share of RSS free…
 RETAINED_BYTES = 32 << 20  # …and at least this much, is memory the allocator keeps
 CHILD_SHARE = 0.5
-
-
-@dataclass
-class Finding:
-    """One ranked cause, with its numbers and what to change (DESIGN.md's finding object)."""
-
-    kind: str
-    title: str
-    where: str | None = None
-    holder: str | None = None
-    type: str | None = None
-    rate_bytes_per_s: float | None = None
-    share: float | None = None
-    evidence: str = ""
-    advice: str = ""
-    pid: int | None = None
+NAMED_KINDS = ("container", "site", "threads", "tasks", "gc_disabled")
 
 
 @dataclass
@@ -82,6 +69,9 @@ def diagnose(recording: Recording) -> Diagnosis:
     if verdict == "leak":
         findings, metric = _leak_findings(run, rss, heap)
     findings += _retention_findings(run, verdict)
+    if verdict == "no_leak":
+        for process in run.processes.values():
+            findings += attribution.largest_holders(process)
     limit, source = choose_limit(run.limit_flag, run.cgroup_limit, run.mem_total)
     level = float(rss.floor_y[-1]) if rss.floor_y is not None and len(rss.floor_y) else None
     projection = forecast(level, rss.rate, rss.rate_ci95, limit, source,
@@ -230,6 +220,10 @@ def _leak_findings(run: RunSeries, rss: GrowthAssessment,
         if own_heap is not None and own_heap.verdict == "leak" and metric == "rss":
             metric = "heap"
         if process.pid != run.root_pid and share is not None and share >= CHILD_SHARE:
+            # A named holder or line inside the child comes first; this finding frames it.
+            named = [c for c in causes if c.kind in NAMED_KINDS]
+            findings.extend(named)
+            causes = [c for c in causes if c.kind not in NAMED_KINDS]
             findings.append(Finding(
                 kind="child_process",
                 title=f"{process.label} grows: {_rate(rate)}, {share:.0%} of the tree's growth",
@@ -246,22 +240,13 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
             share: float | None) -> list[Finding]:
     found: list[Finding] = []
     label = process.label
+    since = _window_start(process, own_heap or own)
     # Every cause found here is about this process and its growth.
     cause = partial(Finding, holder=label, rate_bytes_per_s=rate, share=share, pid=process.pid)
     threads = assess(process.t, process.threads, material_floor=THREADS_MATERIAL,
                      material_share=0.0, unit="threads") if len(process.t) else None
     if threads is not None and threads.verdict == "leak" and threads.rate:
-        alive = int(np.nanmax(process.threads))
-        per = rate / threads.rate if rate and threads.rate else None
-        found.append(cause(
-            kind="threads",
-            title=f"Threads pile up in {label}: +{threads.rate:.2f} threads/s, "
-                  f"{alive} alive at the end",
-            evidence=f"thread count: {threads.reason}"
-                     + (f"; about {format_bytes(per)} of memory per thread" if per else ""),
-            advice="Threads that never finish keep their stack and everything they reference. "
-                   "Give blocking waits a timeout, join threads, or use a bounded "
-                   "concurrent.futures.ThreadPoolExecutor instead of a thread per request."))
+        found.append(_threads_finding(process, threads, rate, since, cause))
     if process.has_agent:
         tasks = process.agent["asyncio_tasks"]
         if np.isfinite(tasks).sum() >= 8:
@@ -270,33 +255,17 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
                                  material_floor=TASKS_MATERIAL, material_share=0.0,
                                  unit="tasks")
             if task_growth.verdict == "leak" and task_growth.rate:
-                found.append(cause(
-                    kind="tasks",
-                    title=f"asyncio tasks never finish in {label}: +{task_growth.rate:.1f} "
-                          f"tasks/s, {int(np.nanmax(tasks))} pending at the end",
-                    evidence=f"pending tasks: {task_growth.reason}",
-                    advice="Every pending task keeps its coroutine frame and what it "
-                           "references. Await or cancel the tasks you create, give waits a "
-                           "timeout (asyncio.wait_for / asyncio.timeout), keep a set of "
-                           "tasks and cancel them on shutdown."))
+                found.append(_tasks_finding(process, task_growth, tasks, since, cause))
         enabled = process.agent["gc_enabled"]
         if len(enabled) and enabled[-1] == 0 and own_heap is not None \
                 and own_heap.verdict == "leak":
-            objects = process.agent["gc_objects"]
-            known = objects[np.isfinite(objects)]
-            counted = (f"; GC-tracked objects {int(known[0]):,} → {int(known[-1]):,}"
-                       if len(known) >= 2 else "")
-            found.append(cause(
-                kind="gc_disabled",
-                title=f"gc is disabled in {label} and unreachable reference cycles pile up: "
-                      f"+{own_heap.rate:,.0f} heap blocks/s",
-                evidence=f"gc.isenabled() is False; Python heap: {own_heap.reason}{counted}",
-                advice="With gc.disable() only reference counting frees memory, and objects "
-                       "in cycles are never freed. Re-enable it (gc.enable(), or "
-                       "gc.freeze() after start-up to make collections cheap), or break the "
-                       "cycles with weakref."))
+            found.append(_gc_disabled_finding(process, own_heap, cause))
         if own_heap is not None and own_heap.verdict == "leak" and not found:
-            accumulating = _type_finding(process, own_heap, cause)
+            growth_rate = rate if rate and rate > 0 else None
+            containers = attribution.container_findings(process, since, growth_rate)
+            found += containers
+            found += attribution.site_findings(process, growth_rate, containers)[:3]
+            accumulating = attribution.type_finding(process, since, own_heap.reason)
             if accumulating is not None:
                 found.append(accumulating)
         heap_flat = own_heap is not None and own_heap.verdict != "leak"
@@ -305,37 +274,98 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
     return found
 
 
-def _type_finding(process: ProcessSeries, heap: GrowthAssessment,
-                  cause: partial) -> Finding | None:
-    """The types most often found about to be promoted over the recent half of the run."""
-    if not process.types or heap.window_s is None:
-        return None
-    since = process.agent_t[-1] - heap.window_s if process.has_agent else 0.0
-    per_histogram: dict[str, float] = {}
-    for name, reports in process.types.items():
-        recent = [(promoted, histograms) for t, promoted, histograms in reports if t >= since]
-        if recent:
-            per_histogram[name] = sum(p for p, _ in recent) / sum(h for _, h in recent)
-    if not per_histogram:
-        return None
-    ranked = sorted(per_histogram.items(), key=lambda item: -item[1])
-    # A person recognises their own class before the lists and dicts inside it: a user type
-    # leads unless builtins outnumber it more than two to one.
-    name, count = max(ranked, key=lambda item: item[1] * (2 if "." in item[0] else 1))
-    total = sum(per_histogram.values())
-    listing = ", ".join(f"{n} {c:,.0f}" for n, c in ranked[:6])
+def _window_start(process: ProcessSeries, growth: GrowthAssessment | None) -> float:
+    """Start of the recent window the growth was judged on (attribution looks there)."""
+    ends = [a[-1] for a in (process.agent_t, process.t) if len(a)]
+    if not ends or growth is None or growth.window_s is None:
+        return 0.0
+    return float(max(ends)) - growth.window_s
+
+
+def _threads_finding(process: ProcessSeries, threads: GrowthAssessment, rate: float | None,
+                     since: float, cause: partial) -> Finding:
+    alive = int(np.nanmax(process.threads))
+    per = rate / threads.rate if rate and threads.rate else None
+    group = attribution.thread_evidence(process, since)
+    title = f"Threads pile up in {process.label}: +{threads.rate:.2f} threads/s, {alive} alive " \
+            "at the end"
+    evidence = f"thread count: {threads.reason}"
+    where = None
+    if group:
+        where = attribution.format_site(group.get("blocked"))
+        started = attribution.format_site(group.get("started"))
+        title = (f"Threads {group.get('name')!r} pile up in {process.label}: "
+                 f"+{threads.rate:.2f}/s, {alive} alive at the end"
+                 + (f", blocked at {where}" if where else ""))
+        evidence += (f"; {group['first']:,.0f} → {group['count']:,.0f} threads named "
+                     f"{group.get('name')!r}" + (f", started at {started}" if started else "")
+                     + (f", blocked at {where}" if where else ""))
+        innermost = attribution.format_site(group.get("innermost"))
+        if innermost and innermost != where:
+            evidence += f" (innermost frame {innermost})"
+    if per:
+        evidence += f"; about {format_bytes(per)} of memory per thread"
     return cause(
-        kind="type", type=name,
-        title=f"{name} objects pile up in {process.label}: about {count:,.0f} survive into the "
-              "old generation at every generation-1 collection",
-        evidence=f"objects about to be promoted, per generation-1 collection: {listing}; "
-                 f"Python heap: {heap.reason}",
-        advice=f"Something keeps every {name}: look for a module-level dict, list or cache "
-               "that gains them and never drops them. Bound it (functools.lru_cache(maxsize=N), "
-               "cachetools.LRUCache/TTLCache, collections.deque(maxlen=N)) or remove entries "
-               "when their work is done; objgraph.find_backref_chain shows who holds one.",
-        share=count / total if total else None,
-    )
+        kind="threads", title=title, where=where, evidence=evidence,
+        advice="Threads that never finish keep their stack and everything they reference. "
+               "Give blocking waits a timeout, join threads, or use a bounded "
+               "concurrent.futures.ThreadPoolExecutor instead of a thread per request.")
+
+
+def _tasks_finding(process: ProcessSeries, growth: GrowthAssessment, tasks: np.ndarray,
+                   since: float, cause: partial) -> Finding:
+    group = attribution.task_evidence(process, since)
+    title = (f"asyncio tasks never finish in {process.label}: +{growth.rate:.1f} tasks/s, "
+             f"{int(np.nanmax(tasks))} pending at the end")
+    evidence = f"pending tasks: {growth.reason}"
+    where = coroutine = None
+    if group:
+        coroutine = group.get("coroutine")
+        where = attribution.format_site(group.get("awaiting"))
+        defined = attribution.format_site(group.get("defined"))
+        created = attribution.format_site(group.get("created"))
+        title = (f"asyncio tasks of {coroutine}() never finish in {process.label}: "
+                 f"+{growth.rate:.1f}/s, {int(np.nanmax(tasks))} pending at the end"
+                 + (f", waiting at {where}" if where else ""))
+        evidence += (f"; {group['first']:,.0f} → {group['count']:,.0f} pending tasks of "
+                     f"{coroutine}() (defined at {defined})"
+                     + (f", waiting at {where}" if where else "")
+                     + (f", created at {created}" if created else
+                        "; run with PYTHONASYNCIODEBUG=1 to see where they are created"))
+    return cause(
+        kind="tasks", title=title, where=where, type=coroutine, evidence=evidence,
+        advice="Every pending task keeps its coroutine frame and what it references. Await or "
+               "cancel the tasks you create, give waits a timeout (asyncio.wait_for / "
+               "asyncio.timeout), keep a set of tasks and cancel them on shutdown.")
+
+
+def _gc_disabled_finding(process: ProcessSeries, heap: GrowthAssessment,
+                         cause: partial) -> Finding:
+    objects = process.agent["gc_objects"]
+    known = objects[np.isfinite(objects)]
+    evidence = f"gc.isenabled() is False; Python heap: {heap.reason}"
+    if len(known) >= 2:
+        evidence += f"; GC-tracked objects {int(known[0]):,} → {int(known[-1]):,}"
+    cycles = attribution.cycle_types(process)
+    in_cycles = [(name, count) for name, count, share in cycles if share >= 0.5]
+    # The user's own classes first: they are what a person can change.
+    in_cycles.sort(key=lambda item: (0 if "." in item[0] else 1, -item[1]))
+    if cycles:
+        listing = ", ".join(f"{name} {count:,.0f}" + (" (in cycles)" if share >= 0.5 else "")
+                            for name, count, share in cycles[:6])
+        evidence += f"; piling up in generation 0: {listing}"
+    where = attribution.top_site(process)
+    if where:
+        evidence += f"; most retained allocations come from {where}"
+    names = ", ".join(name for name, _ in in_cycles[:3])
+    return cause(
+        kind="gc_disabled", where=where, type=in_cycles[0][0] if in_cycles else None,
+        title=f"gc is disabled in {process.label} and unreachable reference cycles pile up"
+              + (f" ({names})" if names else "") + f": +{heap.rate:,.0f} heap blocks/s",
+        evidence=evidence,
+        advice="With gc.disable() only reference counting frees memory, and objects in cycles "
+               "are never freed. Re-enable it (gc.enable(), or gc.freeze() after start-up to "
+               "make collections cheap), or break the cycles with weakref.")
 
 
 def _native_finding(process: ProcessSeries, own: GrowthAssessment, rate: float | None,

@@ -6,7 +6,9 @@ a second is analysed in well under a second.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +17,17 @@ from memgrowth.recording import Recording
 AGENT_COLUMNS = ("allocated_blocks", "threads", "asyncio_tasks", "gc_enabled", "gc_objects",
                  "malloc_in_use", "malloc_free", "gc_collections0", "gc_collections1",
                  "gc_collections2")
+
+
+@dataclass(frozen=True)
+class AttributionRow:
+    """One item of an attribution report: a container, a site, a thread group…"""
+
+    t: float
+    key: str
+    count: float | None
+    bytes: float | None
+    detail: dict[str, Any]
 
 
 @dataclass
@@ -31,8 +44,11 @@ class ProcessSeries:
     agent: dict[str, np.ndarray] = field(default_factory=dict)
     post_gc_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     post_gc_heap: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    # Promotion histograms: per report, objects of a type seen about to be promoted.
-    types: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
+    # Promotion histograms: per report, objects (and bytes) of a type about to be promoted.
+    types: dict[str, list[tuple[float, int, int, float]]] = field(default_factory=dict)
+    # The agent's attribution reports by kind (container, site, join, threads, tasks, cycles,
+    # census), each in time order.
+    attribution: dict[str, list[AttributionRow]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -120,11 +136,15 @@ def from_recording(recording: Recording) -> RunSeries:
             processes[p].post_gc_t = gc_t[known_heap]
             processes[p].post_gc_heap = heap_after[known_heap]
     type_cols = recording.tables.get("type_samples", {})
-    for t_, p, name, promoted, histograms in zip(
+    for t_, p, name, promoted, histograms, size in zip(
             type_cols.get("t", []), type_cols.get("pid", []), type_cols.get("type_name", []),
-            type_cols.get("promoted", []), type_cols.get("histograms", []), strict=True):
+            type_cols.get("promoted", []), type_cols.get("histograms", []),
+            type_cols.get("promoted_bytes", []), strict=True):
         if p in processes and name and promoted is not None and histograms:
-            processes[p].types.setdefault(name, []).append((t_, promoted, histograms))
+            processes[p].types.setdefault(name, []).append(
+                (t_, promoted, histograms, float("nan") if size is None else size))
+    cwd = recording.meta.get("cwd")
+    _read_attribution(recording, processes, cwd if isinstance(cwd, str) else None)
     host = recording.tables.get("host_samples", {})
     limits = [v for v in host.get("cgroup_limit", []) if v]
     totals_mem = [v for v in host.get("mem_total", []) if v]
@@ -142,3 +162,50 @@ def from_recording(recording: Recording) -> RunSeries:
         mem_total=int(totals_mem[-1]) if totals_mem else None,
         limit_flag=int(flag) if isinstance(flag, (int, float)) and flag > 0 else None,
     )
+
+
+def display_path(path: str, cwd: str | None) -> str:
+    """A source path as a person reads it: relative to the target's working folder, or from
+    the package root for the standard library and site-packages."""
+    if cwd and path.startswith(cwd.rstrip("/") + "/"):
+        return path[len(cwd.rstrip("/")) + 1:]
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    parts = path.split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part.startswith("python3") and index and parts[index - 1] == "lib":
+            return "/".join(parts[index + 1:])  # …/lib/python3.11/json/decoder.py
+    return path
+
+
+def _display_sites(detail: dict[str, Any], cwd: str | None) -> None:
+    """Shorten every source path of a report's detail, in place."""
+    if isinstance(detail.get("file"), str):
+        detail["file"] = display_path(detail["file"], cwd)
+    for name in ("started", "blocked", "innermost", "defined", "awaiting", "created"):
+        site = detail.get(name)
+        if isinstance(site, list) and site and isinstance(site[0], str):
+            site[0] = display_path(site[0], cwd)
+    for frame in detail.get("stack") or []:
+        if isinstance(frame, list) and frame and isinstance(frame[0], str):
+            frame[0] = display_path(frame[0], cwd)
+
+
+def _read_attribution(recording: Recording, processes: dict[int, ProcessSeries],
+                      cwd: str | None) -> None:
+    columns = recording.tables.get("attribution", {})
+    for t, p, kind, key, count, size, detail in zip(
+            columns.get("t", []), columns.get("pid", []), columns.get("kind", []),
+            columns.get("key", []), columns.get("count", []), columns.get("bytes", []),
+            columns.get("detail", []), strict=True):
+        if p not in processes or not isinstance(kind, str) or not isinstance(key, str):
+            continue
+        try:
+            parsed = json.loads(detail) if isinstance(detail, str) else {}
+        except ValueError:
+            parsed = {}
+        if isinstance(parsed, dict):
+            _display_sites(parsed, cwd)
+        processes[p].attribution.setdefault(kind, []).append(
+            AttributionRow(t, key, count, size, parsed if isinstance(parsed, dict) else {}))

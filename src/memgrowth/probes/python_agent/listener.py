@@ -38,6 +38,9 @@ class AgentMessage:
     fields: dict[str, Any] = field(default_factory=dict)
     gc_events: list[tuple[float, int, float, int, int, int | None]] = field(
         default_factory=list)
+    # Attribution reports as rows of the `attribution` table: (kind, key, count, bytes, detail).
+    attribution: list[tuple[str, str, float | None, float | None, dict[str, Any]]] = field(
+        default_factory=list)
 
 
 class AgentListener:
@@ -94,6 +97,125 @@ def _number(value: Any) -> float | int | None:
     return None
 
 
+def _text(value: Any, limit: int = 500) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _items(value: Any, limit: int = 64) -> list:
+    return value[:limit] if isinstance(value, list) else []
+
+
+def _site(value: Any) -> list | None:
+    """[file, line, function] (function optional): a place in the target's code."""
+    if not isinstance(value, list) or len(value) not in (2, 3):
+        return None
+    filename, line = _text(value[0]), _number(value[1])
+    if filename is None or not isinstance(line, int):
+        return None
+    return [filename, line, _text(value[2], 200) if len(value) == 3 else None]
+
+
+def _stack(value: Any) -> list[list]:
+    return [site for site in (_site(frame) for frame in _items(value, 32)) if site]
+
+
+def _named_counts(value: Any) -> list[tuple[str, float, float | None]]:
+    """[[type name, count, bytes?], …] with the malformed entries dropped."""
+    out = []
+    for entry in _items(value, 50):
+        if isinstance(entry, list) and len(entry) in (2, 3) and isinstance(entry[0], str):
+            count = _number(entry[1])
+            size = _number(entry[2]) if len(entry) == 3 else None
+            if count is not None:
+                out.append((entry[0][:200], count, size))
+    return out
+
+
+def _containers(raw: dict) -> list:
+    rows = []
+    for item in _items(raw.get("items")):
+        if not isinstance(item, list) or len(item) != 6:
+            continue
+        path, kind, length = _text(item[0], 300), _text(item[1], 20), _number(item[2])
+        if path is None or length is None:
+            continue
+        rows.append(("container", path, length, _number(item[3]),
+                     {"container": kind, "item_type": _text(item[4], 200),
+                      "maxsize": _number(item[5])}))
+    return rows
+
+
+def _sites(raw: dict) -> list:
+    window = {"window_s": _number(raw.get("window_s")),
+              "window_bytes": _number(raw.get("bytes")),
+              "window_blocks": _number(raw.get("blocks")),
+              "heap_delta_blocks": _number(raw.get("heap_delta"))}
+    rows = []
+    for item in _items(raw.get("sites"), 20):
+        if not isinstance(item, list) or len(item) != 5:
+            continue
+        where, size, blocks = _site(item[:2]), _number(item[2]), _number(item[3])
+        if where is None or size is None:
+            continue
+        rows.append(("site", f"{where[0]}:{where[1]}", blocks, size,
+                     {"file": where[0], "line": where[1], "stack": _stack(item[4]), **window}))
+    for item in _items(raw.get("joins"), 10):
+        if not isinstance(item, list) or len(item) != 4:
+            continue
+        path, where = _text(item[0], 300), _site(item[1:3])
+        if path is not None and where is not None:
+            rows.append(("join", path, None, None,
+                         {"file": where[0], "line": where[1], "stack": _stack(item[3])}))
+    return rows
+
+
+def _groups(raw: dict) -> list:
+    rows = []
+    for item in _items(raw.get("threads"), 20):
+        if not isinstance(item, list) or len(item) != 5:
+            continue
+        name, count = _text(item[0], 200), _number(item[1])
+        started, blocked, innermost = _site(item[2]), _site(item[3]), _site(item[4])
+        if name is None or count is None:
+            continue
+        key = f"{name}|{started}|{blocked}"
+        rows.append(("threads", key, count, None, {"name": name, "started": started,
+                                                   "blocked": blocked, "innermost": innermost}))
+    for item in _items(raw.get("tasks"), 20):
+        if not isinstance(item, list) or len(item) != 5:
+            continue
+        name, count = _text(item[0], 200), _number(item[1])
+        defined, awaiting, created = _site(item[2]), _site(item[3]), _site(item[4])
+        if name is None or count is None:
+            continue
+        key = f"{name}|{defined}|{awaiting}|{created}"
+        rows.append(("tasks", key, count, None, {"coroutine": name, "defined": defined,
+                                                 "awaiting": awaiting, "created": created}))
+    return rows
+
+
+def _cycles(raw: dict) -> list:
+    young = _number(raw.get("gen0"))
+    rows = []
+    for item in _items(raw.get("types"), 20):
+        if isinstance(item, list) and len(item) == 3 and isinstance(item[0], str):
+            count, in_cycles = _number(item[1]), _number(item[2])
+            if count is not None:
+                rows.append(("cycles", item[0][:200], count, None,
+                             {"in_cycles": in_cycles, "generation0": young}))
+    return rows
+
+
+def _census(raw: dict) -> list:
+    objects = _number(raw.get("objects"))
+    return [("census", name, count, size, {"objects": objects})
+            for name, count, size in _named_counts(raw.get("types"))]
+
+
+_ATTRIBUTION = {"containers": _containers, "sites": _sites, "groups": _groups,
+                "cycles": _cycles, "census": _census}
+
+
 def decode(data: bytes) -> AgentMessage | None:
     """Decode one datagram; None if it is not a well-formed agent message."""
     try:
@@ -116,13 +238,13 @@ def decode(data: bytes) -> AgentMessage | None:
             message.fields["gc_stats"] = _gc_stats(raw.get("gc_stats"))
             message.fields["version"] = str(raw.get("version", ""))[:40]
     elif message.type == "types":
-        counts = raw.get("counts")
         message.fields = {
             "histograms": _number(raw.get("histograms")) or 0,
-            "counts": [(str(c[0])[:200], int(c[1])) for c in counts[:50]
-                       if isinstance(c, list) and len(c) == 2 and isinstance(_number(c[1]), int)]
-            if isinstance(counts, list) else [],
+            "counts": [(name, int(count), size) for name, count, size in
+                       _named_counts(raw.get("counts"))],
         }
+    elif message.type in _ATTRIBUTION:
+        message.attribution = _ATTRIBUTION[message.type](raw)
     elif message.type == "hello":
         argv = raw.get("argv")
         message.fields = {

@@ -23,6 +23,11 @@ import os
 import sys
 import time
 
+try:
+    import _memgrowth_inspect as inspect
+except ImportError:  # imported as part of memgrowth (the recorder's side), not in a target
+    from memgrowth.probes.python_agent.inject import _memgrowth_inspect as inspect
+
 ENV_DIR = "MEMGROWTH_AGENT_DIR"
 ENV_INTERVAL = "MEMGROWTH_AGENT_INTERVAL"
 RECORDER_SOCKET = "recorder.sock"
@@ -31,13 +36,21 @@ MAX_DATAGRAM = 60_000  # well under the default Unix datagram limit
 MAX_PENDING_GC_EVENTS = 100_000
 CENSUS_DUTY = 0.0025  # the object census may use at most 0.25% of wall time…
 CENSUS_MAX_PAUSE_S = 0.02  # …and is skipped once one census would pause the target this long
+CENSUS_SAFETY = 3.0
 POST_GC_MIN_COLLECTED = 1000  # collections freeing this many objects also count the heap
 SETTLE_S = 0.2
 HISTOGRAM_DUTY = 0.005  # promotion histograms may use at most 0.5% of wall time
-HISTOGRAM_MAX_OBJECTS = 20_000  # and look at no more objects than this each time
+HISTOGRAM_MAX_OBJECTS = 10_000  # and look at no more objects than this each time (~12 ms)
+# Listing generation 1 walks every object in it: on a churning heap (allocations balanced by
+# frees, so young collections are rare) it can hold 100,000s of scattered objects and take
+# 50 ms or more. After this many such slow histograms, a process gets no more of them.
+HISTOGRAM_SLOW_S = 0.025
+HISTOGRAM_MAX_SLOW = 1
 MAX_FAILED_TICKS = 10
 MALLINFO_DUTY = 0.001  # mallinfo2 may use at most 0.1% of wall time
-TOP_TYPES = 25  # short-lived processes never pay for the census or for loading ctypes
+TOP_TYPES = 25
+ATTRIBUTION_AFTER_S = 1.0  # short-lived processes never pay for attribution or for ctypes
+CENSUS_TYPES_MAX_OBJECTS = 500_000  # beyond this, types come from promotion histograms only
 
 _agent = None
 
@@ -51,7 +64,13 @@ class _Agent:
         self.gc_events: list = []
         self.gc_dropped = 0
         self.gc_started = 0.0
+        self.thread_ident = None
+        # Collections that happen to run on the agent's thread (its allocations tipped the
+        # count over): the target's garbage, not the agent's work, so budgets leave them out.
+        self.gc_on_agent_thread = 0.0
+        self.gc_thread_started = 0.0
         self.census_cost = 0.0
+        self.census_pause = 0.0
         self.census_at = 0.0
         self.census_blocks = 0
         self.mallinfo = None
@@ -66,6 +85,9 @@ class _Agent:
         # last tick; the GC hook appends, the agent thread swaps the list and reads.
         self.histogram_batches: list = []
         self.histogram_next = 0.0
+        self.histogram_slow = 0
+        self.max_pause = 0.0  # the longest the agent held the target up, in seconds
+        self.attribution = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -98,6 +120,8 @@ class _Agent:
         self.census_at = 0.0
         self.seq = 0
         self.histogram_batches = []
+        self.attribution = None
+        self.max_pause = 0.0
         self.forked_from = self.pid
         self.open()
 
@@ -149,10 +173,16 @@ class _Agent:
     def on_gc(self, phase: str, info: dict) -> None:
         try:
             if phase == "start":
-                if info["generation"] == 1:
+                attribution = self.attribution
+                # Not while a tracemalloc window is open: everything is slower under it.
+                if info["generation"] == 1 and not (attribution and attribution.window_open):
                     self._promotion_histogram()
                 self.gc_started = time.perf_counter()
+                if _thread.get_ident() == self.thread_ident:
+                    self.gc_thread_started = time.thread_time()
                 return
+            if _thread.get_ident() == self.thread_ident:
+                self.gc_on_agent_thread += time.thread_time() - self.gc_thread_started
             events = self.gc_events
             if len(events) >= MAX_PENDING_GC_EVENTS:
                 self.gc_dropped += 1
@@ -174,20 +204,45 @@ class _Agent:
         fraction of the cost of a census. Taken only while its cost stays under its budget.
         """
         started = time.perf_counter()
-        if started < self.histogram_next:
+        if started < self.histogram_next or self.histogram_slow >= HISTOGRAM_MAX_SLOW:
             return
-        counts: dict = {}  # built here, handed over whole: the agent thread never sees it change
+        cpu_started = self.work_time()
+        # Built here, handed over whole: the agent thread never sees it change. Keyed by the
+        # type's id: hashing a type could run a metaclass's __hash__.
+        counts: dict = {}
         young = gc.get_objects(generation=1)
         # Generation 1 is usually a few thousand objects, but it can swell to hundreds of
         # thousands while full collections are deferred: then count a regular sample of it.
         step = max(1, len(young) // HISTOGRAM_MAX_OBJECTS)
+        size_of = inspect.shallow_size
         for obj in young[::step]:
             kind = type(obj)
-            counts[kind] = counts.get(kind, 0) + step
+            entry = counts.get(id(kind))
+            if entry is None:
+                counts[id(kind)] = [kind, step, size_of(obj) * step]
+            else:
+                entry[1] += step
+                entry[2] += size_of(obj) * step
         del young
         self.histogram_batches.append(counts)
-        cost = time.perf_counter() - started
+        cost = self.work_time() - cpu_started
+        self.note_pause(cost)  # it runs in the collecting thread: that thread waits
+        if cost > HISTOGRAM_SLOW_S:
+            self.histogram_slow += 1
         self.histogram_next = started + cost / HISTOGRAM_DUTY
+
+    def work_time(self) -> float:
+        """This thread's CPU time without the collections that ran on it: on the agent's
+        thread those are the target's garbage (the agent's allocations only tipped the
+        count over), so neither budgets nor pauses count them."""
+        if _thread.get_ident() == self.thread_ident:
+            return time.thread_time() - self.gc_on_agent_thread
+        return time.thread_time()
+
+    def note_pause(self, seconds: float) -> None:
+        if seconds > self.max_pause:
+            self.max_pause = seconds
+
 
     def flush_types(self) -> None:
         batches, self.histogram_batches = self.histogram_batches, []
@@ -195,13 +250,19 @@ class _Agent:
             return
         promoted: dict = {}
         for counts in batches:
-            for kind, count in counts.items():
-                promoted[kind] = promoted.get(kind, 0) + count
+            for key, (kind, count, size) in counts.items():
+                entry = promoted.get(key)
+                if entry is None:
+                    promoted[key] = [kind, count, size]
+                else:
+                    entry[1] += count
+                    entry[2] += size
         histograms = len(batches)
-        top = sorted(promoted.items(), key=lambda item: -item[1])[:TOP_TYPES]
+        top = sorted(promoted.values(), key=lambda entry: -entry[1])[:TOP_TYPES]
         self.send({"type": "types", "pid": self.pid, "mono": time.monotonic(),
                    "histograms": histograms,
-                   "counts": [[_type_name(kind), count] for kind, count in top]})
+                   "counts": [[inspect.type_name(kind), count, size]
+                              for kind, count, size in top]})
 
     def flush_gc_events(self) -> None:
         events, self.gc_events = self.gc_events, []
@@ -233,9 +294,11 @@ class _Agent:
             "threads": _python_threads(),
             "asyncio_tasks": _asyncio_pending_tasks(),
             "agent_cpu_s": self.agent_cpu,
+            "agent_max_pause_s": self.max_pause,
         }
         settled = not at_exit and now - self.started >= SETTLE_S
-        if settled:
+        # No census while an allocation window is open: the window must close on time.
+        if settled and not (self.attribution and self.attribution.window_open):
             sample["gc_objects"] = self._census(now, blocks)
         if settled or self.mallinfo:  # never load ctypes on the way out
             sample.update(self._malloc_figures())
@@ -243,18 +306,42 @@ class _Agent:
 
     def _census(self, now: float, blocks: int) -> int | None:
         """Count GC-tracked objects while the census stays inside its time budget."""
-        # Cost grows with the heap: scale the last cost by the growth in allocated blocks.
-        expected = self.census_cost * (blocks / self.census_blocks if self.census_blocks else 1)
-        if expected > CENSUS_MAX_PAUSE_S:
+        # Both grow with the heap: scale the last ones by the growth in allocated blocks,
+        # with room for a heap that churned (objects scattered: listing them gets slower).
+        growth = CENSUS_SAFETY * blocks / self.census_blocks if self.census_blocks else 1
+        if self.census_pause * growth > CENSUS_MAX_PAUSE_S:
             return None
-        if self.census_at and (now - self.census_at) * CENSUS_DUTY < expected:
+        if self.census_at and (now - self.census_at) * CENSUS_DUTY < self.census_cost * growth:
             return None
         # CPU time of this thread: the work done, not time lost to preemption.
-        started = time.thread_time()
-        objects = len(gc.get_objects())
-        self.census_cost = time.thread_time() - started
+        started = self.work_time()
+        everything = gc.get_objects()
+        self.census_pause = self.work_time() - started
+        self.note_pause(self.census_pause)  # one C call: the target waits
+        objects = len(everything)
+        if self.attribution is not None and objects <= CENSUS_TYPES_MAX_OBJECTS:
+            self._type_census(everything, now)  # Python code: the target runs meanwhile
+        del everything
+        self.census_cost = self.work_time() - started
         self.census_at, self.census_blocks = now, blocks
         return objects
+
+    def _type_census(self, everything: list, now: float) -> None:
+        """Objects and shallow bytes by type, over the whole GC-tracked heap."""
+        counts: dict = {}
+        size_of = inspect.shallow_size
+        for obj in everything:
+            kind = type(obj)
+            entry = counts.get(id(kind))
+            if entry is None:
+                counts[id(kind)] = [kind, 1, size_of(obj)]
+            else:
+                entry[1] += 1
+                entry[2] += size_of(obj)
+        top = sorted(counts.values(), key=lambda entry: -entry[2])[:TOP_TYPES]
+        self.send({"type": "census", "pid": self.pid, "mono": now, "objects": len(everything),
+                   "types": [[inspect.type_name(kind), count, size]
+                             for kind, count, size in top]})
 
     def _malloc_figures(self, force: bool = False) -> dict:
         if self.mallinfo is None:
@@ -295,27 +382,46 @@ class _Agent:
 
     def _loop(self) -> None:
         sock = self.sock
+        self.thread_ident = _thread.get_ident()
         try:
             self.send_hello()
             # The first sample waits one interval: start-up belongs to the target.
             next_at = time.monotonic() + self.interval()
             failures = 0
             while not self.stopped and sock is self.sock and failures < MAX_FAILED_TICKS:
-                timeout = next_at - time.monotonic()
+                attribution = self.attribution
+                due = min(next_at, attribution.next_due()) if attribution else next_at
+                timeout = due - time.monotonic()
                 if timeout > 0:
                     self._serve(sock, timeout)
                     continue
+                if attribution is not None and time.monotonic() >= attribution.next_due():
+                    attribution.run(time.monotonic())
+                    if time.monotonic() < next_at:
+                        continue
                 try:
                     self.flush_gc_events()
                     self.flush_types()
-                    self.send({"type": "sample", **self.sample()})
+                    sample = self.sample()
+                    self.send({"type": "sample", **sample})
                     failures = 0
+                    self._attribute(sample)
                 except Exception:
                     failures += 1  # one bad tick is skipped; a run of them stops the agent
-                self.agent_cpu = time.thread_time()
+                self.agent_cpu = self.work_time()
                 next_at = time.monotonic() + self.interval()
         except Exception:
             pass  # the agent dies quietly; the target lives on
+
+    def _attribute(self, sample: dict) -> None:
+        """Feed attribution the heap's size; load it once the process has lived a second."""
+        if self.attribution is None:
+            if sample["mono"] - self.started < ATTRIBUTION_AFTER_S:
+                return
+            import _memgrowth_attribution
+
+            self.attribution = _memgrowth_attribution.Attribution(self)
+        self.attribution.note_heap(sample["mono"], sample["allocated_blocks"])
 
     def _serve(self, sock, timeout: float) -> None:
         """Wait for the next tick, answering baseline requests meanwhile."""
@@ -350,23 +456,6 @@ _ESCAPES = {i: f"\\u{i:04x}" for i in range(32)}
 _ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
 
 
-_TYPE_NAME = type.__dict__["__qualname__"]
-_TYPE_MODULE = type.__dict__["__module__"]
-
-
-def _type_name(kind: type) -> str:
-    """`module.Qualname` read straight from the type: a metaclass property is never called."""
-    try:
-        name = _TYPE_NAME.__get__(kind, type)
-        module = _TYPE_MODULE.__get__(kind, type)
-    except Exception:
-        return "?"
-    if not isinstance(name, str):
-        return "?"
-    return name if module in ("builtins", None) or not isinstance(module, str) \
-        else f"{module}.{name}"
-
-
 def _python_threads() -> int:
     threading = sys.modules.get("threading")
     # The agent's own thread is a bare one, so threading does not count it.
@@ -374,25 +463,8 @@ def _python_threads() -> int:
 
 
 def _asyncio_pending_tasks() -> int | None:
-    tasks_module = sys.modules.get("asyncio.tasks")
-    if tasks_module is None:
-        return None  # never import asyncio into a program that does not use it
-    pools = [getattr(tasks_module, name, None)
-             for name in ("_all_tasks", "_scheduled_tasks", "_eager_tasks")]
-    pending = 0
-    for pool in pools:
-        if pool is None:
-            continue
-        for _ in range(3):  # the loop thread may change the set while we copy it
-            try:
-                snapshot = list(pool)
-                break
-            except RuntimeError:
-                continue
-        else:
-            return None
-        pending += sum(1 for task in snapshot if not task.done())
-    return pending
+    pending = inspect.pending_tasks()
+    return None if pending is None else len(pending)
 
 
 def _load_mallinfo2():

@@ -295,3 +295,23 @@ def test_hostile_objects_are_never_called_and_the_agent_keeps_reporting(tmp_path
     assert samples and samples[-1] > 7.0
     scans = sorted({r["t"] for r in recording.rows("attribution") if r["kind"] == "container"})
     assert len(scans) >= 3 and scans[-1] > 6.0
+
+
+def test_a_target_tracing_for_itself_keeps_its_tracemalloc(tmp_path, script):
+    target = script("""
+        import time, tracemalloc
+        tracemalloc.start(3)
+        kept = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            kept.extend([i] for i in range(2000))
+            time.sleep(0.02)
+        print("tracing", tracemalloc.is_tracing(), tracemalloc.get_traceback_limit(), flush=True)
+    """)
+    out = tmp_path / "rec.db"
+    result = run_memgrowth("run", "--quiet", "--out", str(out), "--", sys.executable, target)
+    assert result.returncode == 0, result.stderr
+    assert "tracing True 3" in result.stdout
+    recording = open_recording(str(out))
+    assert not [r for r in recording.rows("attribution") if r["kind"] == "site"]
+    assert [r for r in recording.rows("attribution") if r["kind"] == "container"]

@@ -331,7 +331,8 @@ def _tasks_finding(process: ProcessSeries, growth: GrowthAssessment, tasks: np.n
                      f"{coroutine}() (defined at {defined})"
                      + (f", waiting at {where}" if where else "")
                      + (f", created at {created}" if created else
-                        "; run with PYTHONASYNCIODEBUG=1 to see where they are created"))
+                        "; where they were created is not known (before memgrowth watched "
+                        "create_task, or on a loop that is not asyncio's own)"))
     return cause(
         kind="tasks", title=title, where=where, type=coroutine, evidence=evidence,
         advice="Every pending task keeps its coroutine frame and what it references. Await or "

@@ -23,10 +23,9 @@ import os
 import sys
 import time
 
-try:
-    import _memgrowth_inspect as inspect
-except ImportError:  # imported as part of memgrowth (the recorder's side), not in a target
-    from memgrowth.probes.python_agent.inject import _memgrowth_inspect as inspect
+# The object-inspection helpers are loaded by the agent's thread at its first tick, so that a
+# process that ends sooner never pays for them (see _load_inspect).
+inspect = None
 
 ENV_DIR = "MEMGROWTH_AGENT_DIR"
 ENV_INTERVAL = "MEMGROWTH_AGENT_INTERVAL"
@@ -120,6 +119,8 @@ class _Agent:
         self.census_at = 0.0
         self.seq = 0
         self.histogram_batches = []
+        if self.attribution is not None:
+            self.attribution.abandon()  # a window open in the parent is the parent's
         self.attribution = None
         self.max_pause = 0.0
         self.forked_from = self.pid
@@ -204,7 +205,8 @@ class _Agent:
         fraction of the cost of a census. Taken only while its cost stays under its budget.
         """
         started = time.perf_counter()
-        if started < self.histogram_next or self.histogram_slow >= HISTOGRAM_MAX_SLOW:
+        if started < self.histogram_next or self.histogram_slow >= HISTOGRAM_MAX_SLOW \
+                or inspect is None:
             return
         cpu_started = self.work_time()
         # Built here, handed over whole: the agent thread never sees it change. Keyed by the
@@ -275,6 +277,8 @@ class _Agent:
                        "dropped": dropped if start == 0 else 0})
 
     def sample(self, at_exit: bool = False) -> dict:
+        if not at_exit:  # a process that ends before its first tick never loads it
+            _load_inspect()
         now = time.monotonic()
         stats = gc.get_stats()
         threshold = gc.get_threshold()
@@ -412,6 +416,12 @@ class _Agent:
                 next_at = time.monotonic() + self.interval()
         except Exception:
             pass  # the agent dies quietly; the target lives on
+        finally:
+            if self.attribution is not None and sock is self.sock:
+                try:
+                    self.attribution.abandon()
+                except Exception:
+                    pass
 
     def _attribute(self, sample: dict) -> None:
         """Feed attribution the heap's size; load it once the process has lived a second."""
@@ -463,8 +473,18 @@ def _python_threads() -> int:
 
 
 def _asyncio_pending_tasks() -> int | None:
-    pending = inspect.pending_tasks()
+    pending = inspect.pending_tasks() if inspect is not None else None
     return None if pending is None else len(pending)
+
+
+def _load_inspect() -> None:
+    global inspect
+    if inspect is None:
+        try:
+            import _memgrowth_inspect as module
+        except ImportError:  # imported as part of memgrowth (the recorder's side)
+            from memgrowth.probes.python_agent.inject import _memgrowth_inspect as module
+        inspect = module
 
 
 def _load_mallinfo2():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import _thread
 import gc
+import os
 import sys
 import time
 
@@ -105,7 +106,8 @@ class Attribution:
         self.sent: dict = {}  # path -> growth when last sent
         self.growers: list = []  # (path, container, base): held only while a window is open
         self.thread_sites: dict = {}  # thread ident -> [file, line, function] of its start()
-        self.patched = False
+        self.threads_watched = False
+        self.task_sites = None  # task -> [file, line, function] of its creation
         self.site_cache: dict = {}  # filename -> is user code
 
     # --- scheduling ------------------------------------------------------------------------
@@ -156,6 +158,15 @@ class Attribution:
                 self._guarded(self.start_window)
             if self.window_end is None:
                 self.growers = []  # never hold the target's containers between scans
+
+    def abandon(self) -> None:
+        """Close an open window without reporting it (the agent stops, or this is a child
+        fork that inherited the parent's tracing): tracemalloc must never stay on."""
+        if self.window_end is not None:
+            self.window_end = None
+            self.growers = []
+            if _tracemalloc is not None and _tracemalloc.is_tracing():
+                _tracemalloc.stop()
 
     def _guarded(self, activity) -> float:
         """Run one activity; its CPU cost (without collections it happened to trigger)."""
@@ -295,12 +306,12 @@ class Attribution:
     def _frame_locals(self, seen: set) -> list:
         """Containers held by local variables of the user's frames in other threads."""
         own = _thread.get_ident()
-        names = _thread_names()
+        threads = _threads()
         level = []
         for ident, frame in list(sys._current_frames().items())[:64]:
             if ident == own:
                 continue
-            thread = names.get(ident, f"thread {ident}")
+            thread = threads.get(ident, (None,))[0] or f"thread {ident}"
             depth = 0
             while frame is not None and depth < 8:
                 code = frame.f_code
@@ -438,9 +449,15 @@ class Attribution:
 
     def groups(self) -> None:
         threading = sys.modules.get("threading")
-        if threading is not None and not self.patched:
-            self.patched = True
+        if threading is not None and not self.threads_watched:
+            self.threads_watched = True
             _record_thread_starts(threading, self.thread_sites)
+        base_events = sys.modules.get("asyncio.base_events")
+        if base_events is not None and self.task_sites is None:
+            import weakref
+
+            self.task_sites = weakref.WeakKeyDictionary()
+            _record_task_creation(base_events, self.task_sites)
         threads = self._thread_groups()
         tasks = self._task_groups()
         if threads is not None or tasks is not None:
@@ -452,16 +469,16 @@ class Attribution:
         if len(frames) < GROUPS_MIN_THREADS:
             return None
         own = _thread.get_ident()
-        names = _thread_names()
-        targets = _thread_targets()
+        threads = _threads()
         for ident in [i for i in self.thread_sites if i not in frames]:
             del self.thread_sites[ident]
         groups: dict = {}
         for ident, frame in frames.items():
             if ident == own:
                 continue
-            name = _name_pattern(names.get(ident, "(not a threading.Thread)"))
-            started = self.thread_sites.get(ident) or targets.get(ident)
+            name, target = threads.get(ident, (None, None))
+            name = _name_pattern(name or "(not a threading.Thread)")
+            started = self.thread_sites.get(ident) or target
             innermost = inspect.frame_site(frame)
             blocked = innermost
             probe = frame
@@ -502,8 +519,12 @@ class Attribution:
         return sorted(groups.values(), key=lambda g: -g[1])[:GROUPS_SENT]
 
     def _created(self, task) -> list | None:
-        """Where the task was made: only known in asyncio debug mode (its source traceback)."""
+        """Where the task was made: noted by the create_task wrapper, else (tasks made before
+        it, in asyncio debug mode) from the task's source traceback."""
         try:
+            site = self.task_sites.get(task) if self.task_sites is not None else None
+            if site is not None:
+                return site
             stack = task._source_traceback
         except Exception:
             return None
@@ -632,66 +653,71 @@ def _in_cycle(obj, budget: int = 200) -> bool:
     return False
 
 
-def _thread_names() -> dict:
-    """ident -> name for the threading module's threads, read without calling their code."""
+def _threads() -> dict:
+    """ident -> (name, where its target function is defined) for the threading module's
+    threads, read without calling their code."""
     threading = sys.modules.get("threading")
     active = inspect.module_namespace(threading).get("_active") if threading else None
-    names = {}
+    found = {}
     if type(active) is dict:
         for ident, thread in list(active.items()):
-            for attribute, value in inspect.instance_attributes(thread):
-                if attribute == "_name" and type(value) is str:
-                    names[ident] = value[:200]
-                    break
-    return names
+            attributes = dict(inspect.instance_attributes(thread))
+            name = attributes.get("_name")
+            code = inspect.function_code(attributes.get("_target"))
+            found[ident] = (
+                name[:200] if type(name) is str else None,
+                [code.co_filename, code.co_firstlineno, code.co_qualname + " (target)"]
+                if code is not None else None)
+    return found
 
 
-def _thread_targets() -> dict:
-    """ident -> where the thread's target function is defined (when start() was not seen)."""
-    threading = sys.modules.get("threading")
-    active = inspect.module_namespace(threading).get("_active") if threading else None
-    targets = {}
-    if type(active) is dict:
-        for ident, thread in list(active.items()):
-            for attribute, value in inspect.instance_attributes(thread):
-                if attribute == "_target":
-                    code = inspect.function_code(value)
-                    if code is not None:
-                        targets[ident] = [code.co_filename, code.co_firstlineno,
-                                          code.co_qualname + " (target)"]
-                    break
-    return targets
-
-
-def _record_thread_starts(threading, sites: dict) -> None:
-    """Wrap threading.Thread.start to note the line that starts each thread."""
-    thread_class = inspect.module_namespace(threading).get("Thread")
-    if thread_class is None:
-        return
-    original = inspect.class_dict(thread_class).get("start")
-    ident_of = inspect.class_dict(thread_class).get("ident")
-    if original is None or ident_of is None or getattr(original, "_memgrowth", False):
+def _wrap_method(cls, name: str, note) -> None:
+    """Replace cls.name by a wrapper that calls the original, then note(self, result, caller
+    frame); the note's errors are swallowed, the original's pass through untouched."""
+    original = inspect.class_dict(cls).get(name)
+    if original is None or getattr(original, "_memgrowth", False):
         return
 
-    def start(self, *args, **kwargs):
-        try:
-            site = inspect.frame_site(sys._getframe(1))
-        except Exception:
-            site = None
+    def wrapper(self, *args, **kwargs):
+        caller = sys._getframe(1)
         result = original(self, *args, **kwargs)
         try:
-            if site is not None:
-                sites[ident_of.__get__(self)] = site
+            note(self, result, caller)
         except Exception:
             pass
         return result
 
-    start._memgrowth = True
-    start.__wrapped__ = original
-    start.__name__ = original.__name__
-    start.__qualname__ = original.__qualname__
-    start.__doc__ = original.__doc__
-    thread_class.start = start
+    wrapper._memgrowth = True
+    wrapper.__wrapped__ = original
+    for attribute in ("__name__", "__qualname__", "__doc__"):
+        setattr(wrapper, attribute, getattr(original, attribute, None))
+    setattr(cls, name, wrapper)
+
+
+def _record_thread_starts(threading, sites: dict) -> None:
+    """Note the line that starts each thread (threading.Thread.start)."""
+    thread_class = inspect.module_namespace(threading).get("Thread")
+    ident_of = inspect.class_dict(thread_class).get("ident") if thread_class else None
+    if ident_of is not None:
+        _wrap_method(thread_class, "start", lambda thread, _, caller: sites.__setitem__(
+            ident_of.__get__(thread), inspect.frame_site(caller)))
+
+
+def _record_task_creation(base_events, sites) -> None:
+    """Note the line outside asyncio that creates each task (BaseEventLoop.create_task, which
+    asyncio.create_task and ensure_future call)."""
+    loop_class = inspect.module_namespace(base_events).get("BaseEventLoop")
+    package = os.path.dirname(getattr(base_events, "__file__", "") or "") + os.sep
+    if loop_class is None or package == os.sep:
+        return
+
+    def note(_, task, caller) -> None:
+        while caller is not None and caller.f_code.co_filename.startswith(package):
+            caller = caller.f_back
+        if caller is not None:
+            sites[task] = inspect.frame_site(caller)
+
+    _wrap_method(loop_class, "create_task", note)
 
 
 def _name_pattern(name: str) -> str:

@@ -196,7 +196,7 @@ def test_attribution_is_rebuilt_offline_from_the_recording(service):
 
 
 HOSTILE = """
-    import collections, os, sys, threading, time
+    import array, collections, os, sys, threading, time
 
     MARK = sys.argv[1]
 
@@ -247,6 +247,7 @@ HOSTILE = """
     hostile_items = HostileDict()
     hostile_list = []
     weird = []
+    natives = collections.deque()  # C objects without tp_traverse: nothing to walk into
     huge = list(range(3_000_000))
     mutating = {}
     holder = Hostile()
@@ -272,6 +273,7 @@ HOSTILE = """
             dict.__setitem__(hostile_items, i, Hostile())
             hostile_list.append(Hostile())
             weird.append(Weird())
+            natives.append(array.array("d", [1.0] * 8))
             i += 1
         time.sleep(0.02)
     print("finished", len(hostile_list), flush=True)
@@ -289,7 +291,8 @@ def test_hostile_objects_are_never_called_and_the_agent_keeps_reporting(tmp_path
     assert not mark.exists(), f"the agent ran target code: {mark.read_text()}"
     recording = open_recording(str(out))
     containers = {r["key"] for r in recording.rows("attribution") if r["kind"] == "container"}
-    assert {"__main__.hostile_items", "__main__.hostile_list", "__main__.huge"} <= containers
+    assert {"__main__.hostile_items", "__main__.hostile_list", "__main__.huge",
+            "__main__.natives", "__main__.weird"} <= containers
     # The agent reported until the end, not just until the first hostile object.
     samples = recording.column("agent_samples", "t")
     assert samples and samples[-1] > 7.0

@@ -8,7 +8,7 @@ import sys
 import click
 
 from memgrowth import __version__
-from memgrowth.commands import attach, demo, report, run, snapshot
+from memgrowth.commands import attach, demo, pprof, report, run, snapshot
 from memgrowth.errors import UserError
 
 
@@ -18,7 +18,8 @@ def cli() -> None:
     """memgrowth: find out why a program's memory grows."""
 
 
-for verb in (run.command, attach.command, report.command, snapshot.command, demo.command):
+for verb in (run.command, attach.command, report.command, snapshot.command, demo.command,
+             pprof.command):
     cli.add_command(verb)
 
 

@@ -1,0 +1,1 @@
+"""Readers and writers of formats from outside memgrowth (pprof, gctrace…)."""

@@ -20,6 +20,13 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
     return size
 
 
+def limit_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--limit SIZE: the memory limit a forecast runs to."""
+    return click.option("--limit", callback=_size, metavar="SIZE",
+                        help="Memory limit for the forecast, e.g. 512MiB "
+                             "(default: cgroup limit).")(function)
+
+
 def _positive(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     if value is not None and value <= 0:
         raise UserError(f"--{param.name} must be a positive number of seconds, got {value:g}")
@@ -36,8 +43,7 @@ def recording_options(function: Callable[..., Any]) -> Callable[..., Any]:
                      help="Sampling period in seconds (default: adaptive, 50 ms rising to 1 s)."),
         click.option("--duration", type=float, callback=_positive, metavar="S",
                      help="Stop after S seconds."),
-        click.option("--limit", callback=_size, metavar="SIZE",
-                     help="Memory limit for the forecast, e.g. 512MiB (default: cgroup limit)."),
+        limit_option,
         click.option("--quiet", "-q", is_flag=True, help="No live status line, no summary."),
     ]
     for decorator in reversed(decorators):

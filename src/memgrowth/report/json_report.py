@@ -70,7 +70,12 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
 
 def write_json(diagnosis: Diagnosis, path: str) -> None:
     """Write the diagnosis JSON to PATH ('-' for standard output)."""
-    text = json.dumps(to_dict(diagnosis), indent=2, ensure_ascii=False) + "\n"
+    write_json_object(to_dict(diagnosis), path)
+
+
+def write_json_object(data: dict[str, Any], path: str) -> None:
+    """Write a JSON object to PATH ('-' for standard output), NaN-free."""
+    text = json.dumps(_clean(data), indent=2, ensure_ascii=False) + "\n"
     if path == "-":
         print(text, end="")
         return

@@ -9,6 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from memgrowth.analysis.diagnose import Diagnosis
+from memgrowth.analysis.finding import Finding
+from memgrowth.analysis.forecast import Forecast
 from memgrowth.analysis.summary import RunSummary
 from memgrowth.baseline import Baseline
 from memgrowth.probes.smaps import CompositionRow, combine
@@ -25,37 +27,15 @@ METRIC_WORDS = {"heap": "the Python heap", "rss": "native memory (outside the Py
 
 def render_diagnosis(diagnosis: Diagnosis, console: Console, recording_path: str) -> None:
     """Verdict first, then the findings with numbers and advice, then the run's figures."""
-    word, style = VERDICT_STYLE[diagnosis.verdict]
-    head = Text.assemble((f" {word} ", style), f"  confidence {diagnosis.confidence:.1%}  ")
-    if diagnosis.rate_bytes_per_s is not None and diagnosis.rate_ci95 is not None:
-        low, high = diagnosis.rate_ci95
-        head.append(f"memory {format_bytes(diagnosis.rate_bytes_per_s, signed=True)}/s "
-                    f"[{format_bytes(low, signed=True)} to {format_bytes(high, signed=True)}]")
-    head.append(f"  pattern: {diagnosis.pattern}", style="dim")
-    console.print(head)
-    console.print(Text(f"  {diagnosis.reason}", style="dim"))
+    render_verdict(console, diagnosis.verdict, diagnosis.confidence, diagnosis.rate_bytes_per_s,
+                   diagnosis.rate_ci95, diagnosis.pattern, diagnosis.reason)
     if diagnosis.verdict == "leak":
         console.print(Text(f"  What grows: {METRIC_WORDS.get(diagnosis.metric, diagnosis.metric)}"))
     if diagnosis.verdict == "inconclusive" and diagnosis.record_more_s:
         console.print(Text(f"  Record about {format_duration(diagnosis.record_more_s)} more "
                            "to decide.", style="yellow"))
-    projection = diagnosis.forecast
-    if projection.seconds_to_limit is not None:
-        span = ""
-        if projection.seconds_to_limit_ci95:
-            soonest, latest = projection.seconds_to_limit_ci95
-            span = (f" [{format_duration(soonest)} to "
-                    f"{format_duration(latest) if latest else 'never'}]")
-        console.print(Text(f"  Forecast: reaches the {projection.limit_source} limit "
-                           f"{format_bytes(projection.limit_bytes)} in "
-                           f"{format_duration(projection.seconds_to_limit)}{span}",
-                           style="bold"))
-    for rank, finding in enumerate(diagnosis.findings, 1):
-        console.print(Text.assemble((f"{rank}. ", "bold"), (finding.title, "bold")))
-        for label, value in (("where", finding.where), ("holder", finding.holder),
-                             ("evidence", finding.evidence), ("advice", finding.advice)):
-            if value and not (label == "holder" and value in finding.title):
-                console.print(Text(f"   {label}: ", style="dim") + Text(value))
+    render_forecast(console, diagnosis.forecast)
+    render_findings(console, diagnosis.findings)
     gc = diagnosis.gc
     if gc is not None and gc.collections:
         console.print(Text(
@@ -63,6 +43,43 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console, recording_path: str
             f"{gc.pause_p50_ms} ms, p99 {gc.pause_p99_ms} ms, max {gc.pause_max_ms} ms, "
             f"{(gc.time_fraction or 0):.2%} of wall time", style="dim"))
     render_summary(diagnosis.summary, console, recording_path)
+
+
+def render_verdict(console: Console, verdict: str, confidence: float, rate: float | None,
+                   rate_ci95: tuple[float, float] | None, pattern: str, reason: str) -> None:
+    """The first two lines: verdict, confidence, rate with its interval, pattern; why."""
+    word, style = VERDICT_STYLE[verdict]
+    head = Text.assemble((f" {word} ", style), f"  confidence {confidence:.1%}  ")
+    if rate is not None and rate_ci95 is not None:
+        low, high = rate_ci95
+        head.append(f"memory {format_bytes(rate, signed=True)}/s "
+                    f"[{format_bytes(low, signed=True)} to {format_bytes(high, signed=True)}]")
+    head.append(f"  pattern: {pattern}", style="dim")
+    console.print(head)
+    console.print(Text(f"  {reason}", style="dim"))
+
+
+def render_forecast(console: Console, projection: Forecast) -> None:
+    if projection.seconds_to_limit is None:
+        return
+    span = ""
+    if projection.seconds_to_limit_ci95:
+        soonest, latest = projection.seconds_to_limit_ci95
+        span = (f" [{format_duration(soonest)} to "
+                f"{format_duration(latest) if latest else 'never'}]")
+    console.print(Text(f"  Forecast: reaches the {projection.limit_source} limit "
+                       f"{format_bytes(projection.limit_bytes)} in "
+                       f"{format_duration(projection.seconds_to_limit)}{span}", style="bold"))
+
+
+def render_findings(console: Console, findings: list[Finding]) -> None:
+    """Ranked findings: title, then where, holder, evidence and advice."""
+    for rank, finding in enumerate(findings, 1):
+        console.print(Text.assemble((f"{rank}. ", "bold"), (finding.title, "bold")))
+        for label, value in (("where", finding.where), ("holder", finding.holder),
+                             ("evidence", finding.evidence), ("advice", finding.advice)):
+            if value and not (label == "holder" and value in finding.title):
+                console.print(Text(f"   {label}: ", style="dim") + Text(value))
 
 
 def render_summary(summary: RunSummary, console: Console, recording_path: str) -> None:

@@ -11,6 +11,12 @@ import sys
 from dataclasses import dataclass
 
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
+GO_SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go")
+# The Go zoo: standalone programs (standard library only) the tests build with `go build`.
+GO_PROGRAMS = {
+    "map-cache": os.path.join(GO_SOURCES, "map_cache.go"),  # leak: a map never evicted
+    "bounded-cache": os.path.join(GO_SOURCES, "bounded_cache.go"),  # no leak: ring, GOGC=400
+}
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,19 @@ def require_toolchain(name: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{name} is required under CI=true but is not installed")
         pytest.skip(f"{name} is not installed")
+
+
+def build_go(source: str, folder) -> str:
+    """Build one Go program of the zoo into folder; the binary's path."""
+    require_toolchain("go")
+    binary = os.path.join(str(folder), os.path.basename(source).removesuffix(".go"))
+    subprocess.run(["go", "build", "-o", binary, source], check=True, capture_output=True)
+    return binary
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

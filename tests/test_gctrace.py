@@ -16,7 +16,7 @@ from memgrowth.analysis.gctrace import diagnose_trace, split_runs
 from memgrowth.formats.gctrace import MIB, GcCycle, ScavengerLine, parse, parse_line
 from memgrowth.scenarios import GO_PROGRAMS
 
-from conftest import SHARED_TESTDATA, assert_one_line_error, require_toolchain, run_memgrowth
+from conftest import SHARED_TESTDATA, assert_one_line_error, build_go, run_memgrowth
 
 EXAMPLES = (SHARED_TESTDATA / "gctrace_examples.txt").read_text()
 
@@ -80,16 +80,13 @@ def test_any_line_parses_or_is_skipped(line):
 
 @pytest.fixture(scope="module")
 def go_logs(tmp_path_factory):
-    """Both Go scenarios run for 12 s with GODEBUG=gctrace=1, side by side."""
-    require_toolchain("go")
+    """Both Go scenarios run for 16 s with GODEBUG=gctrace=1, side by side."""
     folder = tmp_path_factory.mktemp("go")
     running = {}
-    for name, source in GO_PROGRAMS.items():
-        binary = folder / name
-        subprocess.run(["go", "build", "-o", str(binary), source], check=True,
-                       env={**os.environ, "GOFLAGS": "-mod=mod"}, capture_output=True)
+    for name in ("map-cache", "bounded-cache"):
+        binary = build_go(GO_PROGRAMS[name], folder)
         log = folder / f"{name}.log"
-        running[name] = (subprocess.Popen([str(binary), "-seconds", "12"], stderr=log.open("w"),
+        running[name] = (subprocess.Popen([binary, "-seconds", "16"], stderr=log.open("w"),
                                           env={**os.environ, "GODEBUG": "gctrace=1"}), log)
     for process, _ in running.values():
         assert process.wait(timeout=60) == 0

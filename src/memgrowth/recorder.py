@@ -24,7 +24,7 @@ import numpy as np
 import psutil
 
 from memgrowth.analysis.growth import assess
-from memgrowth.probes import cgroup, os_process
+from memgrowth.probes import cgroup, go, os_process
 from memgrowth.probes.python_agent import sources
 from memgrowth.probes.python_agent.listener import AgentListener, AgentMessage
 from memgrowth.recording import ProcessInfo, RecordingWriter
@@ -47,6 +47,8 @@ class RecorderOptions:
     duration: float | None = None
     grace: float = 5.0  # between SIGTERM and SIGKILL when --duration ends a launched target
     limit: int | None = None
+    endpoint: str | None = None  # a Go service's debug endpoint (else discovered)
+    discover_go: bool = True
 
 
 @dataclass
@@ -71,6 +73,7 @@ class _Live:
     tick_rss: list[float] = field(default_factory=list)  # live verdict
     verdict: str | None = None
     verdict_at: float = 0.0
+    go: dict[str, Any] = field(default_factory=dict)  # the Go probe's latest sample
 
 
 class Recorder:
@@ -94,6 +97,7 @@ class Recorder:
         self.kill_at: float | None = None
         self.exit: ExitStatus | None = None
         self.write_error: str | None = None
+        self.go: go.GoPoller | None = None
 
     # --- public ----------------------------------------------------------------------------
 
@@ -118,6 +122,19 @@ class Recorder:
         self.writer.event(0.0, "start", pid=self.target.pid, command=self.target.command,
                           attached=isinstance(self.target, AttachedTarget),
                           interval=self.options.interval or "adaptive")
+        if self.options.endpoint or self.options.discover_go:
+            endpoint = go.GoEndpoint(self.options.endpoint) if self.options.endpoint else None
+            self.go = go.GoPoller(self.target.pid, self.started, endpoint,
+                                  interval=self.options.interval or 1.0, clock=self.clock)
+            self.go.start()
+        try:
+            self._loop()
+        finally:
+            if self.go is not None:
+                self.go.stop()
+                self._drain_go()
+
+    def _loop(self) -> None:
         next_tick = self.clock()
         with self.status:
             while True:
@@ -233,6 +250,7 @@ class Recorder:
         host = os_process.sample_host(t, location)
         self._watch_oom(host, t)
         self.writer.write({"os_samples": rows, "host_samples": [host]})
+        self._drain_go()
         self.live.rss = sum(r["rss"] for r in rows) if rows else self.live.rss
         if rows:
             self.live.tick_t.append(t)
@@ -336,6 +354,25 @@ class Recorder:
         return False, None
 
     # --- agents ----------------------------------------------------------------------------
+
+    def _drain_go(self) -> None:
+        """Write what the Go probe's thread gathered since the last tick."""
+        if self.go is None:
+            return
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for table, row in self.go.drain():
+            tables.setdefault(table, []).append(row)
+        if tables:
+            self.writer.write(tables)
+            for row in tables.get("go_samples", []):
+                self.live.go = row
+                self._mark_go(row["pid"])
+
+    def _mark_go(self, pid: int) -> None:
+        for member in self.members.values():
+            if member.info.pid == pid and member.info.runtime != "go":
+                member.info.runtime = "go"
+                self.writer.upsert_process(member.info)
 
     def _drain_agents(self) -> None:
         if self.listener is None:

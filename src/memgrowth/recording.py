@@ -44,15 +44,30 @@ TABLES: dict[str, tuple[str, ...]] = {
     "type_samples": ("t", "pid", "type_name", "promoted", "histograms", "promoted_bytes"),
     # The agent's attribution reports, one row per item (see docs/recording.md for the kinds).
     "attribution": ("t", "pid", "kind", "key", "count", "bytes", "detail"),
+    # The Go probe: runtime.MemStats from expvar and the goroutine count, per poll…
+    "go_samples": (
+        "t", "pid", "alloc", "total_alloc", "sys", "mallocs", "frees", "heap_alloc", "heap_sys",
+        "heap_idle", "heap_inuse", "heap_released", "heap_objects", "stack_inuse", "stack_sys",
+        "mspan_inuse", "mspan_sys", "mcache_inuse", "mcache_sys", "buck_hash_sys", "gc_sys",
+        "other_sys", "next_gc", "last_gc_ns", "num_gc", "num_forced_gc", "pause_total_ns",
+        "last_pause_ns", "gc_cpu_fraction", "goroutines", "polled_ns",
+    ),
+    # …and its profiles as served (heap: gzipped profile.proto; goroutine: debug=1 text).
+    "go_profiles": ("t", "pid", "kind", "data"),
     "events": ("t", "pid", "kind", "detail"),
 }
 
 _TEXT_COLUMNS = {"cgroup_path", "kind", "detail", "type_name", "key"}
-_REAL_COLUMNS = {"t", "cpu_s", "duration_s", "agent_cpu_s", "agent_max_pause_s", "bytes"}
+_REAL_COLUMNS = {"t", "cpu_s", "duration_s", "agent_cpu_s", "agent_max_pause_s", "bytes",
+                 "gc_cpu_fraction"}
+_BLOB_COLUMNS = {"data"}
+# Profiles are big: a reader keeps the first and the last of each kind per process.
+_FIRST_AND_LAST = {"go_profiles": ("pid", "kind")}
 
 
 def _column_sql(name: str) -> str:
-    kind = "TEXT" if name in _TEXT_COLUMNS else "REAL" if name in _REAL_COLUMNS else "INTEGER"
+    kind = "TEXT" if name in _TEXT_COLUMNS else "REAL" if name in _REAL_COLUMNS else \
+        "BLOB" if name in _BLOB_COLUMNS else "INTEGER"
     return f"{name} {kind}"
 
 
@@ -325,7 +340,12 @@ def _read(db: sqlite3.Connection, path: str) -> Recording:
             recording.tables[table] = {c: [] for c in columns}
             continue
         selected = ", ".join(c if c in present else "NULL" for c in columns)
-        rows, complete = _salvage(db, f"SELECT {selected} FROM {table} ORDER BY rowid")
+        where = ""
+        if table in _FIRST_AND_LAST:
+            group = ", ".join(_FIRST_AND_LAST[table])
+            where = (f" WHERE rowid IN (SELECT min(rowid) FROM {table} GROUP BY {group} "
+                     f"UNION SELECT max(rowid) FROM {table} GROUP BY {group})")
+        rows, complete = _salvage(db, f"SELECT {selected} FROM {table}{where} ORDER BY rowid")
         # Rows are appended nearly in time order (agents report late); sort so readers can
         # rely on it. Rows without a time are dropped: they cannot be placed.
         rows = sorted((r for r in rows if r[0] is not None), key=lambda r: r[0])

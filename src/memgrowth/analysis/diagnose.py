@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 
-from memgrowth.analysis import attribution
+from memgrowth.analysis import attribution, go
 from memgrowth.analysis.finding import Finding
 from memgrowth.analysis.forecast import Forecast, choose_limit, forecast
 from memgrowth.analysis.gc import GcDynamics, gc_dynamics
@@ -56,18 +56,25 @@ class Diagnosis:
     findings: list[Finding] = field(default_factory=list)
     heap: dict[int, GrowthAssessment] = field(default_factory=dict)
     rss: GrowthAssessment | None = None
+    go_memory: go.GoMemory | None = None  # where a Go root's RSS is
+    go_gc: go.GoGc | None = None
 
 
 def diagnose(recording: Recording) -> Diagnosis:
     """Diagnose a recording (possibly cut off, possibly empty: then `inconclusive`)."""
     run = from_recording(recording)
     rss = assess(run.t, run.rss)
-    heap = {pid: _heap_assessment(p) for pid, p in run.processes.items() if p.has_agent}
-    verdict, confidence, reason = _verdict(rss, heap, _high_water(run, rss, heap))
+    python_heap = {pid: _heap_assessment(p) for pid, p in run.processes.items() if p.has_agent}
+    go_heap = {pid: go.heap_assessment(p) for pid, p in run.processes.items() if p.has_go}
+    heap = {**python_heap, **go_heap}
+    goroutines = {pid: go.goroutine_assessment(p) for pid, p in run.processes.items()
+                  if p.has_go}
+    verdict, confidence, reason = _verdict(rss, heap, _high_water(run, rss, python_heap),
+                                           goroutines, set(go_heap))
     findings: list[Finding] = []
     metric = "rss"
     if verdict == "leak":
-        findings, metric = _leak_findings(run, rss, heap)
+        findings, metric = _leak_findings(run, rss, heap, goroutines)
     findings += _retention_findings(run, verdict)
     if verdict == "no_leak":
         for process in run.processes.values():
@@ -80,9 +87,11 @@ def diagnose(recording: Recording) -> Diagnosis:
     first = _first_agent_values(root)
     blocks = [p.agent["allocated_blocks"] for p in run.processes.values() if p.has_agent]
     summary = summarize(recording, run)
+    go_root = root if root is not None and root.has_go else next(
+        (p for p in run.processes.values() if p.has_go), None)
     return Diagnosis(
         summary=summary,
-        runtime="python" if heap else "native",
+        runtime="go" if go_heap else "python" if python_heap else "native",
         verdict=verdict, confidence=confidence, reason=reason,
         record_more_s=rss.record_more_s if verdict == "inconclusive" else None,
         pattern=rss.pattern, metric=metric,
@@ -94,6 +103,8 @@ def diagnose(recording: Recording) -> Diagnosis:
         peak_heap_blocks=int(max(np.nanmax(b) for b in blocks if len(b)))
         if any(len(b) and np.isfinite(b).any() for b in blocks) else None,
         findings=findings, heap=heap, rss=rss,
+        go_memory=go.memory_breakdown(go_root) if go_root else None,
+        go_gc=go.gc_from_memstats(go_root) if go_root else None,
     )
 
 
@@ -159,26 +170,39 @@ def _heap_swing_bytes(agent_t: np.ndarray, blocks: np.ndarray, t: np.ndarray,
 
 
 def _verdict(rss: GrowthAssessment, heap: dict[int, GrowthAssessment],
-             high_water: str | None = None) -> tuple[str, float, str]:
+             high_water: str | None = None,
+             goroutines: dict[int, GrowthAssessment] | None = None,
+             go_pids: set[int] | None = None) -> tuple[str, float, str]:
     heap_leaks = {pid: h for pid, h in heap.items() if h.verdict == "leak"}
+    goroutine_leaks = {pid: g for pid, g in (goroutines or {}).items() if g.verdict == "leak"}
     if high_water is not None:
         return "no_leak", round(min(h.confidence for h in heap.values()) * 0.95, 3), high_water
     if rss.verdict == "leak":
         return "leak", rss.confidence, "RSS: " + rss.reason
     if heap_leaks:
         pid, strongest = max(heap_leaks.items(), key=lambda item: item[1].confidence)
+        runtime = "Go" if pid in (go_pids or set()) else "Python"
         return ("leak", strongest.confidence,
-                f"the Python heap of pid {pid} keeps growing: {strongest.reason} "
+                f"the {runtime} heap of pid {pid} keeps growing: {strongest.reason} "
                 "(RSS grows less: freed memory is being reused)")
+    if goroutine_leaks:
+        pid, strongest = max(goroutine_leaks.items(), key=lambda item: item[1].confidence)
+        return ("leak", strongest.confidence,
+                f"the goroutines of pid {pid} keep piling up: {strongest.reason}")
     if rss.verdict == "no_leak":
         return "no_leak", rss.confidence, "RSS: " + rss.reason
     if (rss.verdict == "inconclusive" and heap and rss.rate_ci95 is not None
-            and all(h.verdict == "no_leak" for h in heap.values())
-            and rss.pattern in ("plateau", "sawtooth", "flat")):
+            and all(h.verdict == "no_leak" for h in heap.values())):
         confidence = min(h.confidence for h in heap.values()) * 0.95
-        return ("no_leak", round(confidence, 3),
-                "the Python heap's post-GC floor is flat and RSS is levelling off "
-                f"({rss.pattern}): the allocator's high-water mark, not a leak")
+        if rss.pattern in ("plateau", "sawtooth", "flat"):
+            return ("no_leak", round(confidence, 3),
+                    "the heap's post-GC floor is flat and RSS is levelling off "
+                    f"({rss.pattern}): the allocator's high-water mark, not a leak")
+        if rss.rate_ci95[0] <= 0:
+            return ("no_leak", round(confidence * 0.95, 3),
+                    "the heap's post-GC floor is flat, and RSS, noisy, is not shown to grow "
+                    f"(its rate {format_bytes(rss.rate_ci95[0], signed=True)} to "
+                    f"{format_bytes(rss.rate_ci95[1], signed=True)} per s, 95%)")
     return "inconclusive", rss.confidence, "RSS: " + rss.reason
 
 
@@ -196,8 +220,8 @@ def _first_agent_values(process: ProcessSeries | None) -> dict[str, int]:
     return values
 
 
-def _leak_findings(run: RunSeries, rss: GrowthAssessment,
-                   heap: dict[int, GrowthAssessment]) -> tuple[list[Finding], str]:
+def _leak_findings(run: RunSeries, rss: GrowthAssessment, heap: dict[int, GrowthAssessment],
+                   goroutines: dict[int, GrowthAssessment]) -> tuple[list[Finding], str]:
     """Which memory grows, per process, ranked by its share of the tree's growth."""
     growth = {pid: assess(p.t, p.rss) for pid, p in run.processes.items() if len(p.t)}
     total = sum(max(g.rate or 0.0, 0.0) for g in growth.values()) or None
@@ -210,13 +234,17 @@ def _leak_findings(run: RunSeries, rss: GrowthAssessment,
         own_heap = heap.get(process.pid)
         rate = own.rate if own else None
         share = (max(rate or 0.0, 0.0) / total) if total else None
-        grows = (own is not None and own.verdict == "leak") or (
-            own_heap is not None and own_heap.verdict == "leak")
+        own_goroutines = goroutines.get(process.pid)
+        grows = any(g is not None and g.verdict == "leak"
+                    for g in (own, own_heap, own_goroutines))
         if not grows:
             continue
         causes = _causes(process, own, own_heap, rate, share)
+        if process.has_go:
+            causes = _go_causes(process, own_heap, own_goroutines, rate, share) + causes
         if causes and metric == "rss":
-            metric = {"threads": "threads", "tasks": "tasks"}.get(causes[0].kind, metric)
+            metric = {"threads": "threads", "tasks": "tasks",
+                      "goroutines": "goroutines"}.get(causes[0].kind, metric)
         if own_heap is not None and own_heap.verdict == "leak" and metric == "rss":
             metric = "heap"
         if process.pid != run.root_pid and share is not None and share >= CHILD_SHARE:
@@ -271,6 +299,18 @@ def _causes(process: ProcessSeries, own: GrowthAssessment | None,
         heap_flat = own_heap is not None and own_heap.verdict != "leak"
         if heap_flat and own is not None and own.verdict == "leak" and not found:
             found.append(_native_finding(process, own, rate, share))
+    return found
+
+
+def _go_causes(process: ProcessSeries, heap: GrowthAssessment | None,
+               goroutines: GrowthAssessment | None, rate: float | None,
+               share: float | None) -> list[Finding]:
+    """A Go process: goroutines that pile up, then the lines whose heap grew."""
+    found = []
+    if goroutines is not None and goroutines.verdict == "leak" and goroutines.rate:
+        found.append(go.goroutine_finding(process, goroutines, rate, share))
+    if heap is not None and heap.verdict == "leak" or not found:
+        found += go.heap_site_findings(process, rate)
     return found
 
 
@@ -398,6 +438,9 @@ def _retention_findings(run: RunSeries, verdict: str) -> list[Finding]:
     if verdict == "leak":
         return found
     for process in run.processes.values():
+        if process.has_go:
+            idle = go.idle_heap_finding(process)
+            found += [idle] if idle else []
         if not process.has_agent or not len(process.rss):
             continue
         free = process.agent["malloc_free"]

@@ -16,6 +16,7 @@ import numpy as np
 from memgrowth.analysis.finding import Finding
 from memgrowth.analysis.forecast import Forecast, forecast
 from memgrowth.analysis.growth import GrowthAssessment, assess
+from memgrowth.analysis.trend import bin_minima
 from memgrowth.formats.gctrace import MIB, GcCycle, GcTrace
 from memgrowth.units import format_bytes
 
@@ -63,8 +64,11 @@ def diagnose_trace(trace: GcTrace, limit: int | None = None) -> GcTraceDiagnosis
     cycles = runs[-1] if runs else []
     t = np.array([c.at_s for c in cycles], dtype=float)
     live = np.array([c.heap_live for c in cycles], dtype=float)
-    # The runtime prints MiB, truncated: a rise of less than two of them is not measurable.
-    growth = assess(t, live, material_floor=2 * MIB)
+    # What a cycle marks includes what was allocated while it marked (floating garbage): the
+    # lowest of every three cycles is closer to what really stays. The runtime prints MiB,
+    # truncated: a rise of less than two of them is not measurable.
+    floor_t, floor_live = bin_minima(t, live, max(len(t) // 3, min(len(t), 8)))
+    growth = assess(floor_t, floor_live, material_floor=2 * MIB)
     duration = float(t[-1] - t[0]) if len(t) >= 2 else 0.0
     pauses = np.array([c.pause_ms for c in cycles], dtype=float)
     level = float(live[-1]) if len(live) else None

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from memgrowth.recording import Recording
+from memgrowth.recording import TABLES, ProcessInfo, Recording
 
 AGENT_COLUMNS = ("allocated_blocks", "threads", "asyncio_tasks", "gc_enabled", "gc_objects",
                  "malloc_in_use", "malloc_free", "gc_collections0", "gc_collections1",
@@ -49,6 +49,10 @@ class ProcessSeries:
     # The agent's attribution reports by kind (container, site, join, threads, tasks, cycles,
     # census), each in time order.
     attribution: dict[str, list[AttributionRow]] = field(default_factory=dict)
+    # The Go probe: MemStats columns per poll, and the first and last profile of each kind.
+    go_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    go: dict[str, np.ndarray] = field(default_factory=dict)
+    go_profiles: dict[str, list[tuple[float, bytes]]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -65,6 +69,10 @@ class ProcessSeries:
     @property
     def has_agent(self) -> bool:
         return len(self.agent_t) > 0
+
+    @property
+    def has_go(self) -> bool:
+        return len(self.go_t) > 0
 
 
 @dataclass
@@ -143,6 +151,7 @@ def from_recording(recording: Recording) -> RunSeries:
         if p in processes and name and promoted is not None and histograms:
             processes[p].types.setdefault(name, []).append(
                 (t_, promoted, histograms, float("nan") if size is None else size))
+    _read_go(recording, processes, info)
     cwd = recording.meta.get("cwd")
     _read_attribution(recording, processes, cwd if isinstance(cwd, str) else None)
     host = recording.tables.get("host_samples", {})
@@ -209,3 +218,25 @@ def _read_attribution(recording: Recording, processes: dict[int, ProcessSeries],
             _display_sites(parsed, cwd)
         processes[p].attribution.setdefault(kind, []).append(
             AttributionRow(t, key, count, size, parsed if isinstance(parsed, dict) else {}))
+
+
+def _read_go(recording: Recording, processes: dict[int, ProcessSeries],
+             info: dict[int, ProcessInfo]) -> None:
+    columns = recording.tables.get("go_samples", {})
+    pids = np.array(columns.get("pid", []), dtype=np.int64)
+    times = _array(columns.get("t", []))
+    for p, rows in _by_pid(pids).items():
+        series = processes.get(p)
+        if series is None:
+            known = info.get(p)
+            series = processes[p] = ProcessSeries(
+                p, known.cmdline if known else [], "go", np.zeros(0), np.zeros(0), np.zeros(0))
+        series.runtime = "go"
+        series.go_t = times[rows]
+        series.go = {c: _array(columns.get(c, []))[rows] for c in TABLES["go_samples"]
+                     if c not in ("t", "pid")}
+    profiles = recording.tables.get("go_profiles", {})
+    for t, p, kind, data in zip(profiles.get("t", []), profiles.get("pid", []),
+                                profiles.get("kind", []), profiles.get("data", []), strict=True):
+        if p in processes and isinstance(kind, str) and isinstance(data, bytes):
+            processes[p].go_profiles.setdefault(kind, []).append((t, data))

@@ -6,6 +6,7 @@ import click
 
 from memgrowth.commands.options import recording_options
 from memgrowth.commands.report import json_option, print_diagnosis
+from memgrowth.probes.go import check_endpoint
 from memgrowth.recorder import RecorderOptions
 from memgrowth.session import record_pid
 
@@ -15,12 +16,16 @@ from memgrowth.session import record_pid
 @json_option
 @click.argument("pid", type=int)
 def command(pid: int, out: str | None, overwrite: bool, interval: float | None,
-            duration: float | None, limit: int | None, quiet: bool, json_path: str | None) -> int:
+            duration: float | None, limit: int | None, endpoint: str | None, quiet: bool,
+            json_path: str | None) -> int:
     """Record a running process (any language) from the outside.
 
     The process is never signalled: Ctrl-C stops the recording, not the process.
     """
-    options = RecorderOptions(interval=interval, duration=duration, limit=limit)
+    if endpoint is not None:
+        check_endpoint(endpoint)  # the service runs already: it must answer now
+    options = RecorderOptions(interval=interval, duration=duration, limit=limit,
+                              endpoint=endpoint)
     result = record_pid(pid, options, out=out, overwrite=overwrite, quiet=quiet)
     if result.write_error:
         return 1

@@ -44,6 +44,10 @@ def recording_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--duration", type=float, callback=_positive, metavar="S",
                      help="Stop after S seconds."),
         limit_option,
+        click.option("--endpoint", metavar="URL",
+                     help="A Go service's debug endpoint (http://127.0.0.1:6060) for "
+                          "/debug/vars and /debug/pprof (default: found among the ports the "
+                          "target listens on)."),
         click.option("--quiet", "-q", is_flag=True, help="No live status line, no summary."),
     ]
     for decorator in reversed(decorators):

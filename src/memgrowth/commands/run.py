@@ -6,6 +6,7 @@ import click
 
 from memgrowth.commands.options import recording_options
 from memgrowth.commands.report import json_option, print_diagnosis
+from memgrowth.probes.go import check_url
 from memgrowth.recorder import RecorderOptions
 from memgrowth.session import record_command
 
@@ -19,13 +20,16 @@ from memgrowth.session import record_command
 @click.option("--no-agent", is_flag=True, help="Do not inject the Python agent (OS figures only).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(command: tuple[str, ...], out: str | None, overwrite: bool, interval: float | None,
-            duration: float | None, limit: int | None, quiet: bool, json_path: str | None,
-            grace: float, no_agent: bool) -> int:
+            duration: float | None, limit: int | None, endpoint: str | None, quiet: bool,
+            json_path: str | None, grace: float, no_agent: bool) -> int:
     """Start CMD, record its memory until it exits, print the summary.
 
     memgrowth exits with CMD's exit status (a signal N gives 128+N, as in a shell).
     """
-    options = RecorderOptions(interval=interval, duration=duration, grace=grace, limit=limit)
+    if endpoint is not None:
+        check_url(endpoint)
+    options = RecorderOptions(interval=interval, duration=duration, grace=grace, limit=limit,
+                              endpoint=endpoint)
     result = record_command(list(command), options, out=out, overwrite=overwrite,
                             agent=not no_agent, quiet=quiet)
     if not result.write_error:

@@ -65,7 +65,25 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
         "findings": [
             {k: v for k, v in dataclasses.asdict(f).items()} for f in diagnosis.findings
         ],
+        "go": _go(diagnosis),
     })
+
+
+def _go(diagnosis: Diagnosis) -> dict[str, Any] | None:
+    """Where a Go root's RSS is, and its GC from MemStats (null for other runtimes)."""
+    memory, gc = diagnosis.go_memory, diagnosis.go_gc
+    if memory is None and gc is None:
+        return None
+    return {
+        "memory": None if memory is None else {
+            "rss_bytes": memory.rss, "heap_alloc_bytes": memory.heap_alloc,
+            "heap_unused_bytes": memory.heap_unused,
+            "heap_idle_kept_bytes": memory.heap_idle_kept,
+            "heap_released_bytes": memory.heap_released, "stacks_bytes": memory.stacks,
+            "runtime_metadata_bytes": memory.runtime_metadata, "other_bytes": memory.other,
+            "sys_bytes": memory.sys, "goroutines": memory.goroutines},
+        "gc": None if gc is None else dataclasses.asdict(gc),
+    }
 
 
 def write_json(diagnosis: Diagnosis, path: str) -> None:

@@ -30,12 +30,16 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console, recording_path: str
     render_verdict(console, diagnosis.verdict, diagnosis.confidence, diagnosis.rate_bytes_per_s,
                    diagnosis.rate_ci95, diagnosis.pattern, diagnosis.reason)
     if diagnosis.verdict == "leak":
-        console.print(Text(f"  What grows: {METRIC_WORDS.get(diagnosis.metric, diagnosis.metric)}"))
+        words = METRIC_WORDS.get(diagnosis.metric, diagnosis.metric)
+        if diagnosis.runtime == "go":
+            words = words.replace("Python", "Go")
+        console.print(Text(f"  What grows: {words}"))
     if diagnosis.verdict == "inconclusive" and diagnosis.record_more_s:
         console.print(Text(f"  Record about {format_duration(diagnosis.record_more_s)} more "
                            "to decide.", style="yellow"))
     render_forecast(console, diagnosis.forecast)
     render_findings(console, diagnosis.findings)
+    render_go_memory(diagnosis, console)
     gc = diagnosis.gc
     if gc is not None and gc.collections:
         console.print(Text(
@@ -43,6 +47,24 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console, recording_path: str
             f"{gc.pause_p50_ms} ms, p99 {gc.pause_p99_ms} ms, max {gc.pause_max_ms} ms, "
             f"{(gc.time_fraction or 0):.2%} of wall time", style="dim"))
     render_summary(diagnosis.summary, console, recording_path)
+
+
+def render_go_memory(diagnosis: Diagnosis, console: Console) -> None:
+    """Where a Go process's RSS is, and its GC from MemStats."""
+    memory = diagnosis.go_memory
+    if memory is not None:
+        parts = ", ".join(f"{name} {format_bytes(value)}" for name, value in memory.lines())
+        head = f"Go memory: RSS {format_bytes(memory.rss)}: " if memory.rss else "Go memory: "
+        console.print(Text(head + parts + f"; released to the OS "
+                           f"{format_bytes(memory.heap_released)}", style="dim"))
+    gc = diagnosis.go_gc
+    if gc is not None and gc.collections:
+        pause = f", pauses mean {gc.pause_mean_ms:.3f} ms" if gc.pause_mean_ms else ""
+        if gc.pause_max_ms:
+            pause += f", longest seen {gc.pause_max_ms:.3f} ms"
+        cpu = f", {gc.cpu_fraction:.2%} of CPU" if gc.cpu_fraction is not None else ""
+        console.print(Text(f"Go GC: {gc.collections:,} collections "
+                           f"({gc.per_minute or 0:,.0f}/min){pause}{cpu}", style="dim"))
 
 
 def render_verdict(console: Console, verdict: str, confidence: float, rate: float | None,

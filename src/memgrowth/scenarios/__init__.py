@@ -16,6 +16,7 @@ GO_SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go")
 GO_PROGRAMS = {
     "map-cache": os.path.join(GO_SOURCES, "map_cache.go"),  # leak: a map never evicted
     "bounded-cache": os.path.join(GO_SOURCES, "bounded_cache.go"),  # no leak: ring, GOGC=400
+    "goroutine-leak": os.path.join(GO_SOURCES, "goroutine_leak.go"),  # leak: blocked forever
 }
 
 

@@ -4,6 +4,7 @@
 package main
 
 import (
+	_ "expvar"
 	"flag"
 	"fmt"
 	"net/http"
@@ -23,7 +24,7 @@ var sink []byte
 
 func handle(id int) {
 	ring[id%size] = []byte(strings.Repeat("y", 1024))
-	sink = make([]byte, 16*1024) // ordinary short-lived work: garbage at once
+	sink = make([]byte, 2*1024) // ordinary short-lived work: garbage at once
 }
 
 func main() {

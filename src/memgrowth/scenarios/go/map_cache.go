@@ -3,6 +3,7 @@
 package main
 
 import (
+	_ "expvar"
 	"flag"
 	"fmt"
 	"net/http"
@@ -20,7 +21,7 @@ var sink []byte
 func handle(id int) {
 	key := fmt.Sprintf("session-%d", id)
 	cache[key] = []byte(strings.Repeat("x", 1024)) // never evicted: the leak
-	sink = make([]byte, 32*1024) // ordinary short-lived work: garbage at once
+	sink = make([]byte, 32*1024)                   // ordinary short-lived work: garbage at once
 }
 
 func main() {

@@ -1,0 +1,135 @@
+"""Go targets observed through their own endpoints (expvar, pprof), for real: the Go zoo
+under `memgrowth run`, with the endpoint discovered or given, and endpoints that misbehave."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from memgrowth.recording import open_recording
+from memgrowth.scenarios import GO_PROGRAMS
+
+from conftest import assert_one_line_error, build_go, free_port, memgrowth_command, run_memgrowth
+
+SECONDS = "25"
+
+
+@pytest.fixture(scope="module")
+def go_zoo(tmp_path_factory):
+    """The three Go programs recorded side by side; bounded-cache with --endpoint given."""
+    folder = tmp_path_factory.mktemp("gozoo")
+
+    def record(name):
+        binary = build_go(GO_PROGRAMS[name], folder)
+        port = free_port()
+        flags = ["--endpoint", f"http://127.0.0.1:{port}"] if name == "bounded-cache" else []
+        out, report = folder / f"{name}.db", folder / f"{name}.json"
+        result = subprocess.run(
+            memgrowth_command("run", "--quiet", "--out", str(out), "--json", str(report),
+                              *flags, "--", binary, "-seconds", SECONDS,
+                              "-listen", f"127.0.0.1:{port}"),
+            capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return name, (json.loads(report.read_text()), open_recording(str(out)))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(pool.map(record, GO_PROGRAMS))
+
+
+def test_a_go_map_cache_leak_is_traced_to_its_line(go_zoo):
+    diagnosis, recording = go_zoo["map-cache"]
+    assert diagnosis["verdict"] == "leak" and diagnosis["target"]["runtime"] == "go"
+    top = diagnosis["findings"][0]
+    assert top["kind"] == "site", diagnosis["findings"]
+    assert top["where"].endswith("map_cache.go:23 (main.handle)")
+    assert top["share"] >= 0.5
+    assert any(e["kind"] == "go_endpoint" for e in recording.events())  # discovered
+
+
+def test_leaked_goroutines_are_named_by_where_they_wait(go_zoo):
+    diagnosis, _ = go_zoo["goroutine-leak"]
+    assert diagnosis["verdict"] == "leak"
+    assert diagnosis["growth"]["metric"] == "goroutines"
+    top = diagnosis["findings"][0]
+    assert top["kind"] == "goroutines"
+    assert top["where"].endswith("goroutine_leak.go:18 (main.awaitReply)")
+    assert diagnosis["go"]["memory"]["goroutines"] > 500
+
+
+def test_a_bounded_cache_with_a_lazy_gc_is_not_a_leak(go_zoo):
+    diagnosis, recording = go_zoo["bounded-cache"]
+    assert diagnosis["verdict"] == "no_leak", diagnosis["reason"]
+    assert diagnosis["forecast"]["seconds_to_limit"] is None
+    samples = recording.rows("go_samples")
+    assert len(samples) >= 15
+    # The lazy GC (GOGC=400): the heap swings well above what each collection keeps.
+    heap = [r["heap_alloc"] for r in samples]
+    assert max(heap) > 2 * min(heap)
+
+
+def test_rss_is_reconciled_with_the_go_heap(go_zoo):
+    diagnosis, _ = go_zoo["map-cache"]
+    memory, gc = diagnosis["go"]["memory"], diagnosis["go"]["gc"]
+    parts = sum(memory[k] for k in ("heap_alloc_bytes", "heap_unused_bytes",
+                                    "heap_idle_kept_bytes", "stacks_bytes",
+                                    "runtime_metadata_bytes", "other_bytes"))
+    assert parts <= memory["sys_bytes"] <= memory["sys_bytes"] + memory["heap_released_bytes"]
+    assert 0.6 * memory["rss_bytes"] < parts < 1.2 * memory["rss_bytes"]
+    assert gc["collections"] > 10 and gc["per_minute"] > 0
+
+
+class _NotGo(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the http.server API
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def _sleeper():
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_a_non_go_endpoint_gets_one_clear_line():
+    server = HTTPServer(("127.0.0.1", 0), _NotGo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = _sleeper()
+    try:
+        result = run_memgrowth("attach", str(target.pid), "--endpoint",
+                               f"http://127.0.0.1:{server.server_port}", "--duration", "2")
+        assert_one_line_error(result, "does not answer like a Go service")
+    finally:
+        server.shutdown()
+        target.kill()
+
+
+def test_a_hanging_endpoint_times_out_with_one_line():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections, never answers
+    target = _sleeper()
+    started = time.monotonic()
+    try:
+        result = run_memgrowth("attach", str(target.pid), "--endpoint",
+                               f"http://127.0.0.1:{listener.getsockname()[1]}",
+                               "--duration", "2", timeout=60)
+        assert_one_line_error(result, "does not answer like a Go service")
+        assert "timed out" in result.stderr
+        assert time.monotonic() - started < 30
+    finally:
+        listener.close()
+        target.kill()
+
+
+def test_a_bad_endpoint_url_is_refused():
+    assert_one_line_error(run_memgrowth("run", "--endpoint", "ftp://example", "--",
+                                        sys.executable, "-c", "pass"), "--endpoint must be")

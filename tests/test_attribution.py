@@ -4,6 +4,8 @@ tasks by their lines, and an agent that survives hostile objects without calling
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from memgrowth.analysis.diagnose import diagnose
 from memgrowth.recording import open_recording
 
-from conftest import run_memgrowth
+from conftest import require_toolchain, run_memgrowth
 
 # A small application package: each module leaks into a different kind of holder.
 APP = {
@@ -318,3 +320,22 @@ def test_a_target_tracing_for_itself_keeps_its_tracemalloc(tmp_path, script):
     recording = open_recording(str(out))
     assert not [r for r in recording.rows("attribution") if r["kind"] == "site"]
     assert [r for r in recording.rows("attribution") if r["kind"] == "container"]
+
+
+def test_allocation_sites_export_as_a_pprof_heap_profile(service, tmp_path):
+    _, recording = service
+    out = tmp_path / "sites.pb.gz"
+    result = run_memgrowth("report", recording.path, "--pprof", str(out))
+    assert result.returncode == 0, result.stderr
+    from memgrowth.formats.pprof import parse
+    from memgrowth.report.pprof_top import top
+
+    profile = parse(out.read_bytes())
+    assert [t.type for t in profile.sample_types] == ["inuse_objects", "inuse_space"]
+    assert all(s.num_labels["pid"] for s in profile.samples)
+    ours = top(profile).text()
+    assert "login" in ours
+    require_toolchain("go")
+    theirs = subprocess.run(["go", "tool", "pprof", "-top", str(out)], capture_output=True,
+                            text=True, check=True, env={**os.environ, "TZ": "UTC"}).stdout
+    assert theirs == ours

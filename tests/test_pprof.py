@@ -231,3 +231,15 @@ def test_cli_errors_are_one_line(tmp_path):
     assert_one_line_error(run_memgrowth("pprof", "top", str(PPROF / "gobench.heap"),
                                         "--diff-base", str(PPROF / "go.godoc.thread")),
                           "other sample types")
+
+
+def test_names_are_simplified_as_pprof_does():
+    from memgrowth.report.pprof_top import display_name
+
+    assert display_name("<module>", "<module>") is None  # pprof prints <unknown>
+    assert display_name("<module>", "") == "<module>"  # a name of its own is kept
+    assert display_name("std::vector<int>::push_back(int)",
+                        "std::vector<int>::push_back(int)") == "std::vector::push_back"
+    assert display_name("Foo.<init>", "Foo.<init>") == "Foo.<init>"
+    assert display_name("main.(*T[...]).M", "main.(*T[...]).M") == "main.(*T[...]).M"
+    assert display_name("a<b", "a<b") == "a<b"

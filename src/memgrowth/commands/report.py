@@ -6,17 +6,24 @@ import click
 from rich.console import Console
 
 from memgrowth.analysis.diagnose import Diagnosis, diagnose
-from memgrowth.recording import open_recording
+from memgrowth.errors import UserError
+from memgrowth.formats.pprof import serialize
+from memgrowth.recording import Recording, open_recording
 from memgrowth.report.json_report import write_json
+from memgrowth.report.pprof_export import sites_profile
 from memgrowth.report.terminal import render_diagnosis
 
 
 def print_diagnosis(path: str, json_path: str | None = None, stderr: bool = False,
-                    quiet: bool = False) -> Diagnosis:
-    """Diagnose the recording at PATH, print it (unless quiet) and write the JSON if asked."""
-    diagnosis = diagnose(open_recording(path))
+                    quiet: bool = False, pprof_path: str | None = None) -> Diagnosis:
+    """Diagnose the recording at PATH, print it (unless quiet), write the JSON and the pprof
+    profile of its allocation sites if asked."""
+    recording = open_recording(path)
+    diagnosis = diagnose(recording)
     if json_path:
         write_json(diagnosis, json_path)
+    if pprof_path:
+        write_pprof(recording, pprof_path)
     if not quiet:
         render_diagnosis(diagnosis, Console(stderr=stderr, highlight=False), path)
     return diagnosis
@@ -27,10 +34,25 @@ def json_option(function):
                         help="Also write the diagnosis as JSON to F ('-' for stdout).")(function)
 
 
+def pprof_option(function):
+    return click.option("--pprof", "pprof_path", metavar="F",
+                        help="Also write the Python allocation sites as a pprof heap profile "
+                             "(gzipped profile.proto) to F.")(function)
+
+
+def write_pprof(recording: Recording, path: str) -> None:
+    try:
+        with open(path, "wb") as handle:
+            handle.write(serialize(sites_profile(recording)))
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+
+
 @click.command("report")
 @click.argument("recording", metavar="REC")
 @json_option
-def command(recording: str, json_path: str | None) -> int:
+@pprof_option
+def command(recording: str, json_path: str | None, pprof_path: str | None) -> int:
     """Diagnose a recording again, offline."""
-    print_diagnosis(recording, json_path, quiet=json_path == "-")
+    print_diagnosis(recording, json_path, quiet=json_path == "-", pprof_path=pprof_path)
     return 0

@@ -124,6 +124,42 @@ class TopReport:
         return "\n".join(lines) + "\n"
 
 
+def display_name(name: str, system_name: str) -> str | None:
+    """The name pprof shows: a name equal to its system name that looks like demangled C++
+    (brackets, `::`) loses its parameter lists and template arguments, as pprof's
+    symbolizer does (`<module>` becomes nothing, hence `<unknown>`)."""
+    if name and system_name != name:
+        return name
+    name = system_name
+    if ".<" not in name and "])." not in name and (
+            any(c in name for c in "<>[]") or "::" in name):
+        name = _remove_matching(_remove_matching(name, "(", ")"), "<", ">")
+    return name or None
+
+
+def _remove_matching(name: str, start: str, end: str) -> str:
+    """pprof's removeMatching: drop nested start…end groups; unbalanced names stay."""
+    nesting = first = 0
+    current = 0
+    while True:
+        positions = [p for p in (name.find(start, current), name.find(end, current)) if p >= 0]
+        if not positions:
+            return name
+        current = min(positions)
+        if name[current] == start:
+            nesting += 1
+            if nesting == 1:
+                first = current
+        else:
+            nesting -= 1
+            if nesting < 0:
+                return name
+            if nesting == 0:
+                name = name[:first] + name[current + 1:]
+                current = first - 1
+        current += 1
+
+
 def _node_names(location: Location) -> list[tuple[str, bool]]:
     """(name, inlined) per frame of a location, innermost first."""
     if not location.lines:
@@ -132,7 +168,7 @@ def _node_names(location: Location) -> list[tuple[str, bool]]:
     names = []
     for i, line in enumerate(location.lines):
         function = line.function
-        name = function.name if function and function.name else None
+        name = display_name(function.name, function.system_name) if function else None
         if name is None:
             objfile = location.mapping.file if location.mapping else ""
             name = f"[{os.path.basename(objfile)}]" if objfile else "<unknown>"

@@ -133,3 +133,41 @@ def test_a_hanging_endpoint_times_out_with_one_line():
 def test_a_bad_endpoint_url_is_refused():
     assert_one_line_error(run_memgrowth("run", "--endpoint", "ftp://example", "--",
                                         sys.executable, "-c", "pass"), "--endpoint must be")
+
+
+def test_run_gctrace_records_the_trace_and_passes_other_output_on(tmp_path):
+    binary = build_go(GO_PROGRAMS["map-cache"], tmp_path)
+    out = tmp_path / "rec.db"
+    result = run_memgrowth(
+        "run", "--gctrace", "--quiet", "--out", str(out), "--json", str(tmp_path / "d.json"),
+        "--", "sh", "-c", f"echo before >&2; {binary} -seconds 14; echo after >&2",
+        timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "before" in result.stderr and "after" in result.stderr
+    assert "gc 1 @" not in result.stderr  # taken out, not passed on
+    rows = open_recording(str(out)).rows("gctrace")
+    assert len(rows) >= 20
+    assert rows[-1]["heap_live"] > rows[0]["heap_live"]
+    diagnosis = json.loads((tmp_path / "d.json").read_text())
+    assert diagnosis["verdict"] == "leak" and diagnosis["target"]["runtime"] == "go"
+
+
+def test_snapshot_of_a_go_service_shows_its_memstats(tmp_path):
+    binary = build_go(GO_PROGRAMS["bounded-cache"], tmp_path)
+    port = free_port()
+    service = subprocess.Popen([binary, "-seconds", "30", "-listen", f"127.0.0.1:{port}"])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        result = run_memgrowth("snapshot", str(service.pid))
+        assert result.returncode == 0, result.stderr
+        assert f"runtime.MemStats from http://127.0.0.1:{port}" in result.stdout
+        for row in ("HeapAlloc", "HeapIdle", "NumGC", "goroutines"):
+            assert row in result.stdout
+    finally:
+        service.kill()
+        service.wait()

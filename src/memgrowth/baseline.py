@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psutil
 
 from memgrowth.errors import UserError
-from memgrowth.probes import cgroup, os_process, smaps
+from memgrowth.probes import cgroup, go, os_process, smaps
 from memgrowth.probes.python_agent import ENV_DIR
 from memgrowth.probes.python_agent.inject import _memgrowth_agent
 from memgrowth.probes.python_agent.listener import request_baseline
@@ -52,6 +52,8 @@ class Baseline:
     cgroup: cgroup.CgroupMemory | None = None
     python: PythonFigures | None = None
     python_unavailable: str | None = None  # why there are no Python figures
+    go: dict[str, float | int | None] | None = None  # runtime.MemStats of a Go service
+    go_endpoint: str | None = None
 
 
 def _figures(fields: dict) -> PythonFigures:
@@ -95,7 +97,7 @@ def _python_figures_from_agent(pid: int) -> tuple[PythonFigures | None, str | No
     return _figures(message.fields), None
 
 
-def snapshot(pid: int) -> Baseline:
+def snapshot(pid: int, endpoint: str | None = None) -> Baseline:
     """Measure a process by pid. Raises UserError for a missing or forbidden process."""
     if pid <= 0:
         raise UserError(f"not a process id: {pid}")
@@ -131,7 +133,26 @@ def snapshot(pid: int) -> Baseline:
         result.python = _figures(_memgrowth_agent._Agent("", None).baseline())
     else:
         result.python, result.python_unavailable = _python_figures_from_agent(pid)
+    if result.python is None:
+        result.go_endpoint, result.go = _go_figures(pid, endpoint)
     return result
+
+
+def _go_figures(pid: int, endpoint: str | None) -> tuple[str | None, dict | None]:
+    """runtime.MemStats and the goroutine count of a Go service, from its own endpoint."""
+    service = go.check_endpoint(endpoint) if endpoint else go.discover(pid)
+    if service is None:
+        return None, None
+    figures: dict = {}
+    try:
+        figures.update(service.memstats())
+    except go.GoEndpointError:
+        pass
+    try:
+        figures["goroutines"] = service.goroutines()[0]
+    except go.GoEndpointError:
+        pass
+    return (service.url, figures) if figures else (None, None)
 
 
 def baseline() -> Baseline:

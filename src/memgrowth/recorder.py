@@ -25,6 +25,7 @@ import psutil
 
 from memgrowth.analysis.growth import assess
 from memgrowth.probes import cgroup, go, os_process
+from memgrowth.probes.gctrace_tap import GcTraceTap
 from memgrowth.probes.python_agent import sources
 from memgrowth.probes.python_agent.listener import AgentListener, AgentMessage
 from memgrowth.recording import ProcessInfo, RecordingWriter
@@ -98,6 +99,8 @@ class Recorder:
         self.exit: ExitStatus | None = None
         self.write_error: str | None = None
         self.go: go.GoPoller | None = None
+        fd = getattr(target, "stderr_fd", None)
+        self.gctrace = GcTraceTap(fd) if fd is not None else None
 
     # --- public ----------------------------------------------------------------------------
 
@@ -133,6 +136,9 @@ class Recorder:
             if self.go is not None:
                 self.go.stop()
                 self._drain_go()
+            if self.gctrace is not None:
+                self._drain_gctrace()  # what the target wrote last
+                self.gctrace.close()
 
     def _loop(self) -> None:
         next_tick = self.clock()
@@ -190,8 +196,9 @@ class Recorder:
         timeout = max(0.0, next_tick - self.clock())
         if self.kill_at is not None:
             timeout = min(timeout, max(0.0, self.kill_at - self.clock()))
+        tap = self.gctrace.fd if self.gctrace is not None and not self.gctrace.closed else None
         waitables = [fd for fd in (self.listener and self.listener.fileno(),
-                                   self.target.exit_fd) if fd is not None]
+                                   self.target.exit_fd, tap) if fd is not None]
         if not waitables:
             time.sleep(min(timeout, 0.1))
             return
@@ -201,6 +208,8 @@ class Recorder:
             return
         if self.listener is not None and self.listener.fileno() in readable:
             self._drain_agents()
+        if tap is not None and tap in readable:
+            self._drain_gctrace()
 
     def _enforce_duration(self) -> None:
         if self.options.duration is None:
@@ -367,6 +376,21 @@ class Recorder:
             for row in tables.get("go_samples", []):
                 self.live.go = row
                 self._mark_go(row["pid"])
+
+    def _drain_gctrace(self) -> None:
+        """Record the GC trace lines the target wrote; its other lines went on to stderr."""
+        if self.gctrace is None:
+            return
+        cycles = self.gctrace.read()
+        if not cycles:
+            return
+        t = self.elapsed()
+        self.writer.write({"gctrace": [
+            {"t": t, "pid": self.target.pid, "gc": c.number, "at_s": c.at_s,
+             "heap_start": c.heap_start, "heap_end": c.heap_end, "heap_live": c.heap_live,
+             "goal": c.goal, "stacks": c.stacks, "globals": c.globals, "procs": c.procs,
+             "pause_ms": c.pause_ms, "cpu_percent": c.cpu_percent, "forced": int(c.forced)}
+            for c in cycles]})
 
     def _mark_go(self, pid: int) -> None:
         for member in self.members.values():

@@ -54,12 +54,15 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     # …and its profiles as served (heap: gzipped profile.proto; goroutine: debug=1 text).
     "go_profiles": ("t", "pid", "kind", "data"),
+    # `run --gctrace`: one row per GODEBUG=gctrace=1 line of the root (sizes in bytes).
+    "gctrace": ("t", "pid", "gc", "at_s", "heap_start", "heap_end", "heap_live", "goal",
+                "stacks", "globals", "procs", "pause_ms", "cpu_percent", "forced"),
     "events": ("t", "pid", "kind", "detail"),
 }
 
 _TEXT_COLUMNS = {"cgroup_path", "kind", "detail", "type_name", "key"}
 _REAL_COLUMNS = {"t", "cpu_s", "duration_s", "agent_cpu_s", "agent_max_pause_s", "bytes",
-                 "gc_cpu_fraction"}
+                 "gc_cpu_fraction", "at_s", "pause_ms"}
 _BLOB_COLUMNS = {"data"}
 # Profiles are big: a reader keeps the first and the last of each kind per process.
 _FIRST_AND_LAST = {"go_profiles": ("pid", "kind")}

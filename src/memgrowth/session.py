@@ -55,8 +55,9 @@ def _meta(mode: str, command: list[str], options: RecorderOptions,
 
 def record_command(command: list[str], options: RecorderOptions, out: str | None = None,
                    overwrite: bool = False, agent: bool = True,
-                   quiet: bool = False) -> SessionResult:
-    """Start COMMAND with the agent injected and record it until it exits."""
+                   quiet: bool = False, gctrace: bool = False) -> SessionResult:
+    """Start COMMAND with the agent injected and record it until it exits; with `gctrace`,
+    under GODEBUG=gctrace=1, its GC trace lines taken from its stderr."""
     path = out or default_path(command)
     writer = RecordingWriter(path, _meta("run", command, options, os.getcwd()),
                              overwrite=overwrite)
@@ -64,7 +65,9 @@ def record_command(command: list[str], options: RecorderOptions, out: str | None
     try:
         listener = AgentListener(options.interval) if agent else None
         env = listener.environment(dict(os.environ)) if listener else dict(os.environ)
-        target = LaunchedTarget(command, env)
+        if gctrace:
+            env["GODEBUG"] = ",".join(filter(None, [env.get("GODEBUG"), "gctrace=1"]))
+        target = LaunchedTarget(command, env, capture_stderr=gctrace)
     except BaseException:
         writer.close()
         if listener is not None:

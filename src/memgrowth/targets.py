@@ -50,11 +50,13 @@ def _pidfd(pid: int) -> int | None:
 class LaunchedTarget:
     """A command memgrowth starts and owns."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str],
+                 capture_stderr: bool = False) -> None:
         if not command:
             raise UserError("no command given: use `memgrowth run -- CMD ARGS…`")
         try:
-            self.popen = subprocess.Popen(command, env=env)
+            self.popen = subprocess.Popen(command, env=env,
+                                          stderr=subprocess.PIPE if capture_stderr else None)
         except FileNotFoundError:
             raise UserError(f"command not found: {command[0]}") from None
         except PermissionError:
@@ -65,6 +67,8 @@ class LaunchedTarget:
         self.command = list(command)
         self.process = psutil.Process(self.pid)
         self.exit_fd = _pidfd(self.pid)
+        # The target's stderr, when memgrowth reads it (`run --gctrace`).
+        self.stderr_fd = self.popen.stderr.fileno() if self.popen.stderr else None
 
     def poll(self) -> ExitStatus | None:
         returncode = self.popen.poll()

@@ -16,6 +16,8 @@ import numpy as np
 from memgrowth.analysis.finding import Finding
 from memgrowth.analysis.growth import GrowthAssessment, assess
 from memgrowth.analysis.series import ProcessSeries
+from memgrowth.analysis.trend import bin_minima
+from memgrowth.formats.gctrace import MIB
 from memgrowth.formats.pprof import Location, ProfileError, parse, parse_legacy_count
 from memgrowth.units import format_bytes
 
@@ -49,14 +51,19 @@ def heap_after_gc(process: ProcessSeries) -> tuple[np.ndarray, np.ndarray]:
 
 
 def heap_assessment(process: ProcessSeries) -> GrowthAssessment:
-    """The Go heap under its GC sawtooth: the floor of what each collection kept."""
+    """The Go heap under its GC sawtooth: the floor of what each collection kept (from the
+    GC trace when recorded: what each cycle marked, the lowest of every three)."""
+    if len(process.gctrace_t) >= 8:
+        t, live = process.gctrace_t, process.gctrace["heap_live"]
+        t, live = bin_minima(t, live, max(len(t) // 3, 8))
+        return assess(t, live, material_floor=2 * MIB)
     t, y = heap_after_gc(process)
     return assess(t, y)
 
 
 def goroutine_assessment(process: ProcessSeries) -> GrowthAssessment:
     count = process.go.get("goroutines", np.zeros(0))
-    known = np.isfinite(count)
+    known = np.isfinite(count) if len(count) == len(process.go_t) else np.zeros(0, dtype=bool)
     return assess(process.go_t[known], count[known], material_floor=GOROUTINES_MATERIAL,
                   material_share=0.0, unit="goroutines")
 

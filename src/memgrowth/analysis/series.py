@@ -53,6 +53,9 @@ class ProcessSeries:
     go_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     go: dict[str, np.ndarray] = field(default_factory=dict)
     go_profiles: dict[str, list[tuple[float, bytes]]] = field(default_factory=dict)
+    # `run --gctrace`: per GC cycle, our time of the line and what it said (bytes, ms).
+    gctrace_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gctrace: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -72,7 +75,7 @@ class ProcessSeries:
 
     @property
     def has_go(self) -> bool:
-        return len(self.go_t) > 0
+        return len(self.go_t) > 0 or len(self.gctrace_t) > 0
 
 
 @dataclass
@@ -235,6 +238,14 @@ def _read_go(recording: Recording, processes: dict[int, ProcessSeries],
         series.go_t = times[rows]
         series.go = {c: _array(columns.get(c, []))[rows] for c in TABLES["go_samples"]
                      if c not in ("t", "pid")}
+    trace = recording.tables.get("gctrace", {})
+    trace_pids = np.array(trace.get("pid", []), dtype=np.int64)
+    for p, rows in _by_pid(trace_pids).items():
+        if p in processes:
+            processes[p].runtime = "go"
+            processes[p].gctrace_t = _array(trace.get("t", []))[rows]
+            processes[p].gctrace = {c: _array(trace.get(c, []))[rows]
+                                    for c in TABLES["gctrace"] if c not in ("t", "pid")}
     profiles = recording.tables.get("go_profiles", {})
     for t, p, kind, data in zip(profiles.get("t", []), profiles.get("pid", []),
                                 profiles.get("kind", []), profiles.get("data", []), strict=True):

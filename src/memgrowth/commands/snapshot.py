@@ -11,7 +11,10 @@ from memgrowth.report.terminal import render_snapshot
 
 @click.command("snapshot")
 @click.argument("pid", type=int)
-def command(pid: int) -> int:
+@click.option("--endpoint", metavar="URL",
+              help="A Go service's debug endpoint (default: found among the ports it listens "
+                   "on).")
+def command(pid: int, endpoint: str | None) -> int:
     """What is this process's memory made of, right now?"""
-    render_snapshot(snapshot(pid), Console(highlight=False))
+    render_snapshot(snapshot(pid, endpoint), Console(highlight=False))
     return 0

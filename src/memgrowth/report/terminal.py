@@ -173,10 +173,60 @@ def render_snapshot(snapshot: Baseline, console: Console) -> None:
     console.print(process)
     if snapshot.python is not None:
         console.print(_python_table(snapshot))
+    if snapshot.go is not None:
+        console.print(_go_table(snapshot))
     elif snapshot.python_unavailable and _looks_like_python(snapshot.command):
         console.print(Text(f"Python figures: not available, {snapshot.python_unavailable}.",
                            style="dim"))
     console.print(_composition_table(snapshot))
+
+
+# runtime.MemStats as the Go docs group it, with what each figure means.
+GO_ROWS = [
+    ("Alloc (= HeapAlloc)", "heap_alloc", "bytes of live and not yet swept heap objects"),
+    ("HeapInuse", "heap_inuse", "bytes in spans in use"),
+    ("HeapIdle", "heap_idle", "bytes in idle spans"),
+    ("HeapReleased", "heap_released", "of which returned to the OS"),
+    ("HeapSys", "heap_sys", "heap memory obtained from the OS"),
+    ("HeapObjects", "heap_objects", "allocated heap objects"),
+    ("StackInuse / StackSys", ("stack_inuse", "stack_sys"), "goroutine stacks"),
+    ("MSpan / MCache Sys", ("mspan_sys", "mcache_sys"), "runtime metadata"),
+    ("GCSys / BuckHashSys / OtherSys", ("gc_sys", "buck_hash_sys", "other_sys"), ""),
+    ("Sys", "sys", "all memory obtained from the OS"),
+    ("TotalAlloc", "total_alloc", "allocated since start (never falls)"),
+    ("NextGC", "next_gc", "heap size the next GC aims at"),
+    ("NumGC / NumForcedGC", ("num_gc", "num_forced_gc"), ""),
+    ("PauseTotalNs", "pause_total_ns", "all stop-the-world pauses so far"),
+    ("GCCPUFraction", "gc_cpu_fraction", "share of CPU spent in GC since start"),
+    ("goroutines", "goroutines", ""),
+]
+_GO_COUNTS = {"heap_objects", "num_gc", "num_forced_gc", "goroutines"}
+
+
+def _go_table(snapshot: Baseline) -> Table:
+    figures = snapshot.go or {}
+    table = Table(title=f"Go runtime (runtime.MemStats from {snapshot.go_endpoint})",
+                  title_justify="left", show_header=False)
+    table.add_column(style="dim")
+    table.add_column(justify="right")
+    table.add_column(style="dim")
+    for label, names, meaning in GO_ROWS:
+        keys = names if isinstance(names, tuple) else (names,)
+        values = [_go_value(key, figures.get(key)) for key in keys]
+        table.add_row(label, " / ".join(values), meaning)
+    return table
+
+
+def _go_value(key: str, value) -> str:
+    if value is None:
+        return "?"
+    if key == "gc_cpu_fraction":
+        return f"{value:.3%}"
+    if key == "pause_total_ns":
+        return f"{value / 1e6:,.1f} ms"
+    if key in _GO_COUNTS:
+        return f"{int(value):,}"
+    return format_bytes(value)
 
 
 def _looks_like_python(command: list[str]) -> bool:

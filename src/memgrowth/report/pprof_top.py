@@ -176,8 +176,10 @@ def _node_names(location: Location) -> list[tuple[str, bool]]:
     return names
 
 
-def _build(samples: list[tuple[Sample, int]], keep: set[str] | None) -> dict[str, Node]:
-    """pprof's graph: cum once per distinct node on a stack, flat to the leaf if kept."""
+def _build(samples: list[tuple[Sample, int]], keep: set[str] | None,
+           names: dict[int, list[tuple[str, bool]]]) -> dict[str, Node]:
+    """pprof's graph: cum once per distinct node on a stack, flat to the leaf if kept.
+    `names` caches each location's frames, root-most first."""
     nodes: dict[str, Node] = {}
     for sample, value in samples:
         if value == 0:
@@ -187,7 +189,10 @@ def _build(samples: list[tuple[Sample, int]], keep: set[str] | None) -> dict[str
         parent: str | None = None
         residual = False
         for location in reversed(sample.locations):  # from the root to the leaf
-            for name, inlined in reversed(_node_names(location)):
+            frames = names.get(id(location))
+            if frames is None:
+                frames = names[id(location)] = list(reversed(_node_names(location)))
+            for name, inlined in frames:
                 if keep is not None and name not in keep:
                     residual = True
                     continue
@@ -224,7 +229,8 @@ def top(profile: Profile, sample_index: str | None = None, base: Profile | None 
             samples.append((sample, value))
             diff_total += abs(value)
     total = diff_total or sum(abs(v) for _, v in samples)
-    nodes = _build(samples, None)
+    names: dict[int, list[tuple[str, bool]]] = {}
+    nodes = _build(samples, None, names)
     flat_sum = sum(n.flat for n in nodes.values())
     cutoff = abs(int(flat_sum * node_fraction))
     dropped = 0
@@ -232,12 +238,12 @@ def top(profile: Profile, sample_index: str | None = None, base: Profile | None 
         keep = {name for name, n in nodes.items() if abs(n.cum) >= cutoff}
         if len(keep) != len(nodes):
             dropped = len(nodes) - len(keep)
-            nodes = _build(samples, keep)
+            nodes = _build(samples, keep, names)
     ordered = sorted(nodes.values(), key=lambda n: (-abs(n.flat), n.name, -abs(n.cum)))
     original_count = len(ordered)
     if 0 < node_count < len(ordered):
         # pprof keeps the first nodes in this order, then rebuilds the graph over them.
-        nodes = _build(samples, {n.name for n in ordered[:node_count]})
+        nodes = _build(samples, {n.name for n in ordered[:node_count]}, names)
         ordered = sorted(nodes.values(), key=lambda n: (-abs(n.flat), n.name, -abs(n.cum)))
     unit = _output_unit(ordered, total, kind.unit)
     value = lambda v: scaled_label(v, kind.unit, unit)  # noqa: E731 - one format, many uses

@@ -4,6 +4,7 @@ under `memgrowth run`, with the endpoint discovered or given, and endpoints that
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -171,3 +172,19 @@ def test_snapshot_of_a_go_service_shows_its_memstats(tmp_path):
     finally:
         service.kill()
         service.wait()
+
+
+def test_go_demo_without_the_toolchain_says_what_it_needs(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    result = run_memgrowth("demo", "map-cache", env=env)
+    assert_one_line_error(result, "needs the Go toolchain")
+
+
+def test_the_demo_lists_the_go_scenarios():
+    result = run_memgrowth("demo")
+    assert result.returncode == 0
+    for name in GO_PROGRAMS:
+        assert name in result.stdout

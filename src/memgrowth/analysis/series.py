@@ -128,12 +128,7 @@ def from_recording(recording: Recording) -> RunSeries:
     agent_pid = np.array(agent_cols.get("pid", []), dtype=np.int64)
     agent_t = _array(agent_cols.get("t", []))
     for p, rows in _by_pid(agent_pid).items():
-        series = processes.get(p)
-        if series is None:
-            known = info.get(p)
-            series = processes[p] = ProcessSeries(
-                p, known.cmdline if known else [], "python", np.zeros(0), np.zeros(0),
-                np.zeros(0))
+        series = _process(processes, info, p, "python")
         series.runtime = "python"
         series.agent_t = agent_t[rows]
         series.agent = {c: _array(agent_cols.get(c, []))[rows] for c in AGENT_COLUMNS}
@@ -223,17 +218,25 @@ def _read_attribution(recording: Recording, processes: dict[int, ProcessSeries],
             AttributionRow(t, key, count, size, parsed if isinstance(parsed, dict) else {}))
 
 
+def _process(processes: dict[int, ProcessSeries], info: dict[int, ProcessInfo], pid: int,
+             runtime: str) -> ProcessSeries:
+    """The series of pid, made empty for a process only its runtime reported (the OS probe
+    never saw it)."""
+    series = processes.get(pid)
+    if series is None:
+        known = info.get(pid)
+        series = processes[pid] = ProcessSeries(pid, known.cmdline if known else [], runtime,
+                                                np.zeros(0), np.zeros(0), np.zeros(0))
+    return series
+
+
 def _read_go(recording: Recording, processes: dict[int, ProcessSeries],
              info: dict[int, ProcessInfo]) -> None:
     columns = recording.tables.get("go_samples", {})
     pids = np.array(columns.get("pid", []), dtype=np.int64)
     times = _array(columns.get("t", []))
     for p, rows in _by_pid(pids).items():
-        series = processes.get(p)
-        if series is None:
-            known = info.get(p)
-            series = processes[p] = ProcessSeries(
-                p, known.cmdline if known else [], "go", np.zeros(0), np.zeros(0), np.zeros(0))
+        series = _process(processes, info, p, "go")
         series.runtime = "go"
         series.go_t = times[rows]
         series.go = {c: _array(columns.get(c, []))[rows] for c in TABLES["go_samples"]

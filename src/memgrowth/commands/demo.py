@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import tempfile
 
 import click
@@ -12,7 +15,7 @@ from rich.table import Table
 from memgrowth.commands.report import json_option, print_diagnosis
 from memgrowth.errors import UserError
 from memgrowth.recorder import RecorderOptions
-from memgrowth.scenarios import SCENARIOS
+from memgrowth.scenarios import GO_PROGRAMS, GO_SCENARIOS, SCENARIOS
 from memgrowth.session import default_path, record_command
 
 
@@ -31,19 +34,36 @@ def command(name: str | None, duration: float | None, out: str | None, quiet: bo
         table = Table(title="The leak zoo (memgrowth demo NAME)", title_justify="left")
         for column in ("name", "truth", "what it is"):
             table.add_column(column)
-        for scenario in SCENARIOS.values():
+        for scenario in [*SCENARIOS.values(), *GO_SCENARIOS.values()]:
             table.add_row(scenario.name, scenario.truth, scenario.title)
         console.print(table)
         return 0
-    scenario = SCENARIOS.get(name)
+    scenario = SCENARIOS.get(name) or GO_SCENARIOS.get(name)
     if scenario is None:
         raise UserError(f"no scenario named {name!r}; `memgrowth demo` lists them")
     seconds = duration or scenario.seconds
-    command_line = scenario.command()
     path = out or os.path.join(tempfile.gettempdir(), default_path([f"demo-{name}"]))
     console.print(f"[bold]demo[/bold] {scenario.name}: {scenario.title} "
                   f"(truth: {scenario.truth}); recording {seconds:g} s…")
-    result = record_command(command_line, RecorderOptions(duration=seconds), out=path,
-                            quiet=quiet)
+    with tempfile.TemporaryDirectory() as folder:
+        command_line = scenario.command() if name in SCENARIOS else _go_command(name, folder)
+        result = record_command(command_line, RecorderOptions(duration=seconds), out=path,
+                                quiet=quiet)
     print_diagnosis(result.path, json_path)
     return 0
+
+
+def _go_command(name: str, folder: str) -> list[str]:
+    """Build a Go scenario; its command line, serving its debug endpoints on loopback."""
+    if shutil.which("go") is None:
+        raise UserError(f"the {name} scenario is a Go program: it needs the Go toolchain "
+                        "(`go` on PATH)")
+    binary = os.path.join(folder, name)
+    built = subprocess.run(["go", "build", "-o", binary, GO_PROGRAMS[name]],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        raise UserError(f"go build of {name} failed: {built.stderr.strip()[:300]}")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return [binary, "-seconds", "3600", "-listen", f"127.0.0.1:{port}"]

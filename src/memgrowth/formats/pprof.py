@@ -374,6 +374,16 @@ class _LegacyBuilder:
             stack.append(location)
         return stack
 
+    def rows(self, lines: list[str]):
+        """(index of the next line, line) of the record lines after the header; the `#`
+        symbol comments are noted on the way."""
+        for number, line in enumerate(lines[1:], start=2):
+            line = line.strip()
+            if line.startswith("#"):
+                self.note_symbol(line)
+            elif line:
+                yield number, line
+
     def note_symbol(self, line: str) -> None:
         match = _SYMBOL.match(line)
         if match:
@@ -450,13 +460,7 @@ def parse_legacy_heap(text: str) -> Profile:
     builder = _LegacyBuilder()
     profile = Profile(sample_types=sample_types, period_type=ValueType("space", "bytes"),
                       period=rate)
-    for number, line in enumerate(lines[1:], start=2):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            builder.note_symbol(line)
-            continue
+    for number, line in builder.rows(lines):
         row = _HEAP_ROW.fullmatch(line)
         if row is None:
             if line.startswith("MAPPED_LIBRARIES") or line.startswith("--- Memory map"):
@@ -488,13 +492,7 @@ def parse_legacy_count(text: str) -> Profile:
     builder = _LegacyBuilder()
     profile = Profile(sample_types=[ValueType(name, "count")],
                       period_type=ValueType(name, "count"), period=1)
-    for line in lines[1:]:
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            builder.note_symbol(line)
-            continue
+    for _, line in builder.rows(lines):
         row = _COUNT_ROW.fullmatch(line)
         if row is None:
             raise ProfileError(f"malformed {name} profile line: {line[:80]!r}")

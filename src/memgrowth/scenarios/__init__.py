@@ -12,12 +12,6 @@ from dataclasses import dataclass
 
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
 GO_SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go")
-# The Go zoo: standalone programs (standard library only) the tests build with `go build`.
-GO_PROGRAMS = {
-    "map-cache": os.path.join(GO_SOURCES, "map_cache.go"),  # leak: a map never evicted
-    "bounded-cache": os.path.join(GO_SOURCES, "bounded_cache.go"),  # no leak: ring, GOGC=400
-    "goroutine-leak": os.path.join(GO_SOURCES, "goroutine_leak.go"),  # leak: blocked forever
-}
 
 
 @dataclass(frozen=True)
@@ -60,3 +54,18 @@ SCENARIOS = {
                  "leak", "slow_leak_churn.py", 30.0),
     )
 }
+
+# The Go zoo: standalone programs (standard library only), built with `go build` by the tests
+# and by `memgrowth demo`; each serves /debug/pprof and /debug/vars with `-listen ADDR`.
+GO_SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("map-cache", "Go: every response cached in a map, never evicted", "leak",
+                 "map_cache.go", 25.0),
+        Scenario("goroutine-leak", "Go: a goroutine per request, blocked forever", "leak",
+                 "goroutine_leak.go", 25.0),
+        Scenario("bounded-cache", "Go: a 5,000-entry ring with GOGC=400 (heap swings 5x)",
+                 "no_leak", "bounded_cache.go", 25.0),
+    )
+}
+GO_PROGRAMS = {name: os.path.join(GO_SOURCES, s.script) for name, s in GO_SCENARIOS.items()}

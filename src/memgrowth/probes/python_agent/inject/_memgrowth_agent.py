@@ -42,9 +42,9 @@ HISTOGRAM_DUTY = 0.005  # promotion histograms may use at most 0.5% of wall time
 HISTOGRAM_MAX_OBJECTS = 10_000  # and look at no more objects than this each time (~12 ms)
 # Listing generation 1 walks every object in it: on a churning heap (allocations balanced by
 # frees, so young collections are rare) it can hold 100,000s of scattered objects and take
-# 50 ms or more. After this many such slow histograms, a process gets no more of them.
+# 50 ms or more. After a histogram that slow, the next waits at least a minute.
 HISTOGRAM_SLOW_S = 0.025
-HISTOGRAM_MAX_SLOW = 1
+HISTOGRAM_SLOW_BACKOFF_S = 60.0
 MAX_FAILED_TICKS = 10
 MALLINFO_DUTY = 0.001  # mallinfo2 may use at most 0.1% of wall time
 TOP_TYPES = 25
@@ -84,7 +84,6 @@ class _Agent:
         # last tick; the GC hook appends, the agent thread swaps the list and reads.
         self.histogram_batches: list = []
         self.histogram_next = 0.0
-        self.histogram_slow = 0
         self.max_pause = 0.0  # the longest the agent held the target up, in seconds
         self.attribution = None
 
@@ -205,8 +204,7 @@ class _Agent:
         fraction of the cost of a census. Taken only while its cost stays under its budget.
         """
         started = time.perf_counter()
-        if started < self.histogram_next or self.histogram_slow >= HISTOGRAM_MAX_SLOW \
-                or inspect is None:
+        if started < self.histogram_next:
             return
         cpu_started = self.work_time()
         # Built here, handed over whole: the agent thread never sees it change. Keyed by the
@@ -216,7 +214,8 @@ class _Agent:
         # Generation 1 is usually a few thousand objects, but it can swell to hundreds of
         # thousands while full collections are deferred: then count a regular sample of it.
         step = max(1, len(young) // HISTOGRAM_MAX_OBJECTS)
-        size_of = inspect.shallow_size
+        # Sizes once the agent's helpers are loaded (its first tick); counts from the start.
+        size_of = inspect.shallow_size if inspect is not None else _unknown_size
         for obj in young[::step]:
             kind = type(obj)
             entry = counts.get(id(kind))
@@ -229,9 +228,8 @@ class _Agent:
         self.histogram_batches.append(counts)
         cost = self.work_time() - cpu_started
         self.note_pause(cost)  # it runs in the collecting thread: that thread waits
-        if cost > HISTOGRAM_SLOW_S:
-            self.histogram_slow += 1
-        self.histogram_next = started + cost / HISTOGRAM_DUTY
+        backoff = HISTOGRAM_SLOW_BACKOFF_S if cost > HISTOGRAM_SLOW_S else 0.0
+        self.histogram_next = started + max(cost / HISTOGRAM_DUTY, backoff)
 
     def work_time(self) -> float:
         """This thread's CPU time without the collections that ran on it: on the agent's
@@ -258,12 +256,12 @@ class _Agent:
                     promoted[key] = [kind, count, size]
                 else:
                     entry[1] += count
-                    entry[2] += size
+                    entry[2] = entry[2] + size if size >= 0 and entry[2] >= 0 else -1
         histograms = len(batches)
         top = sorted(promoted.values(), key=lambda entry: -entry[1])[:TOP_TYPES]
         self.send({"type": "types", "pid": self.pid, "mono": time.monotonic(),
                    "histograms": histograms,
-                   "counts": [[inspect.type_name(kind), count, size]
+                   "counts": [[inspect.type_name(kind), count, size if size >= 0 else None]
                               for kind, count, size in top]})
 
     def flush_gc_events(self) -> None:
@@ -475,6 +473,10 @@ def _python_threads() -> int:
 def _asyncio_pending_tasks() -> int | None:
     pending = inspect.pending_tasks() if inspect is not None else None
     return None if pending is None else len(pending)
+
+
+def _unknown_size(_obj) -> int:
+    return -1  # negative: not measured (the helpers were not loaded yet)
 
 
 def _load_inspect() -> None:

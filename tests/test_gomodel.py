@@ -3,10 +3,15 @@ one, the lookup rules, and the pacer's goals."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import statistics
+import subprocess
 
 import pytest
 
+from memgrowth import gomodel
 from memgrowth.gomodel.pacer import MIB, Pacer, parse_gogc
 from memgrowth.gomodel.sizeclasses import (
     CLASS_SIZES,
@@ -16,7 +21,7 @@ from memgrowth.gomodel.sizeclasses import (
     size_class,
 )
 
-from conftest import SHARED_TESTDATA
+from conftest import SHARED_TESTDATA, assert_one_line_error, build_go, run_memgrowth
 
 TABLE = (SHARED_TESTDATA / "sizeclasses.txt").read_text()
 
@@ -84,3 +89,54 @@ def test_gogc_values_parse():
     assert parse_gogc("off") is None and parse_gogc(" 200 ") == 200
     with pytest.raises(ValueError):
         Pacer(gogc=-1)
+
+
+def test_simulation_jumps_between_collections_and_handles_a_thrashing_limit():
+    from memgrowth.gomodel.simulate import parse_spec, simulate
+
+    many = simulate(parse_spec({"phases": [{"allocs": 100_000_000, "size": 64,
+                                            "retain": {"ring": 20_000}}]}), Pacer(100))
+    assert many.total_alloc_bytes >= 100_000_000 * 64 and many.num_gc > 1000
+    # A limit under the live heap: the runtime collects back to back, and so does the model,
+    # but it ends.
+    thrash = simulate(parse_spec({"phases": [{"allocs": 1_000_000, "size": 1000,
+                                              "retain": "all"}]}), Pacer(None, 256 * MIB))
+    assert thrash.thrashing and thrash.num_gc > 1000
+    calm = simulate(parse_spec({"phases": [{"allocs": 1000, "size": 8}]}), Pacer(None))
+    assert calm.num_gc == 0 and not calm.thrashing
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ('{"phases": []}', "a workload is"),
+    ('{"phases": [{"allocs": -1, "size": 8}]}', "allocs must be"),
+    ('{"phases": [{"allocs": 1, "size": 0}]}', "size must be"),
+    ('{"phases": [{"allocs": 1, "size": 2000000000000}]}', "size must be"),
+    ('{"phases": [{"allocs": 1, "size": 8, "retain": {"ring": -3}}]}', "retain must be"),
+    ("{not json", "bad workload spec"),
+])
+def test_bad_specs_get_one_line(spec, message):
+    assert_one_line_error(run_memgrowth("simulate", "--workload", spec), message)
+
+
+def test_bad_gogc_on_the_command_line_gets_one_line():
+    spec = '{"phases": [{"allocs": 1, "size": 8}]}'
+    assert_one_line_error(run_memgrowth("simulate", "--workload", spec, "--gogc", "-5"), "GOGC")
+    assert_one_line_error(run_memgrowth("simulate", "--workload", spec, "--gomemlimit", "x"))
+
+
+def test_the_study_experiment_matches_the_real_runtime(tmp_path):
+    """1,000,000 objects of 16 bytes, each dead at once, at GOGC 50/100/200: the model's
+    collections and peak heap against what the Go runtime does (median of three runs)."""
+    spec = '{"phases": [{"allocs": 1000000, "size": 16, "retain": "none"}]}'
+    binary = build_go(os.path.join(os.path.dirname(gomodel.__file__), "validate",
+                                   "runspec.go"), tmp_path)
+    for gogc in ("50", "100", "200"):
+        runs = [json.loads(subprocess.run([binary, spec], capture_output=True, text=True,
+                                          env={**os.environ, "GOGC": gogc},
+                                          check=True).stdout) for _ in range(3)]
+        real_gc = statistics.median(r["num_gc"] for r in runs)
+        real_peak = statistics.median(r["peak_heap_alloc_bytes"] for r in runs)
+        model = json.loads(run_memgrowth("simulate", "--workload", spec, "--gogc", gogc,
+                                         "--json").stdout)
+        assert abs(model["num_gc"] - real_gc) <= 1, (gogc, model["num_gc"], real_gc)
+        assert abs(model["peak_heap_alloc_bytes"] - real_peak) <= 0.15 * real_peak

@@ -8,7 +8,16 @@ import sys
 import click
 
 from memgrowth import __version__
-from memgrowth.commands import attach, demo, gctrace, pprof, report, run, snapshot
+from memgrowth.commands import (
+    attach,
+    demo,
+    gctrace,
+    pprof,
+    report,
+    run,
+    simulate,
+    snapshot,
+)
 from memgrowth.errors import UserError
 
 
@@ -19,7 +28,7 @@ def cli() -> None:
 
 
 for verb in (run.command, attach.command, report.command, snapshot.command, demo.command,
-             pprof.command, gctrace.command):
+             pprof.command, gctrace.command, simulate.command):
     cli.add_command(verb)
 
 

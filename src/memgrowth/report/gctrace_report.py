@@ -15,6 +15,8 @@ from memgrowth.report.terminal import render_findings, render_forecast, render_v
 from memgrowth.units import format_bytes, format_duration
 
 TIMELINE_ROWS = 12
+FINDING_KINDS = ("container", "site", "type", "threads", "tasks", "goroutines", "native",
+                 "gc_disabled", "fragmentation", "child_process")
 
 
 def render(diagnosis: GcTraceDiagnosis, console: Console, source: str) -> None:
@@ -89,5 +91,10 @@ def to_dict(diagnosis: GcTraceDiagnosis) -> dict[str, Any]:
         "forecast": {"limit_bytes": forecast.limit_bytes, "limit_source": forecast.limit_source,
                      "seconds_to_limit": forecast.seconds_to_limit,
                      "seconds_to_limit_ci95": forecast.seconds_to_limit_ci95},
-        "findings": [dataclasses.asdict(f) for f in diagnosis.findings],
+        # The contract's finding kinds; the log's other observations (the live heap's
+        # growth, GC CPU, forced collections) are notes beside them.
+        "findings": [dataclasses.asdict(f) for f in diagnosis.findings
+                     if f.kind in FINDING_KINDS],
+        "notes": [dataclasses.asdict(f) for f in diagnosis.findings
+                  if f.kind not in FINDING_KINDS],
     }

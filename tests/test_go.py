@@ -188,3 +188,25 @@ def test_the_demo_lists_the_go_scenarios():
     assert result.returncode == 0
     for name in GO_PROGRAMS:
         assert name in result.stdout
+
+
+def test_discovery_asks_a_service_that_is_not_go_once_per_port():
+    requests = []
+
+    class Counting(_NotGo):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            requests.append(self.path)
+            super().do_GET()
+
+    server = HTTPServer(("127.0.0.1", 0), Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # This very process listens on the server's port: discovery on our pid finds it.
+        from memgrowth.probes.go import discover
+
+        tried: set[int] = set()
+        for _ in range(3):
+            assert discover(os.getpid(), tried) is None
+        assert requests.count("/debug/pprof/") == 1
+    finally:
+        server.shutdown()

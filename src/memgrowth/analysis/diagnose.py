@@ -69,8 +69,9 @@ def diagnose(recording: Recording) -> Diagnosis:
     heap = {**python_heap, **go_heap}
     goroutines = {pid: go.goroutine_assessment(p) for pid, p in run.processes.items()
                   if p.has_go}
-    verdict, confidence, reason = _verdict(rss, heap, _high_water(run, rss, python_heap),
-                                           goroutines, set(go_heap))
+    high_water = _high_water(run, rss, python_heap) or go.high_water(run, rss, go_heap,
+                                                                      goroutines)
+    verdict, confidence, reason = _verdict(rss, heap, high_water, goroutines, set(go_heap))
     findings: list[Finding] = []
     metric = "rss"
     if verdict == "leak":

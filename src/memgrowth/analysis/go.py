@@ -15,7 +15,7 @@ import numpy as np
 
 from memgrowth.analysis.finding import Finding
 from memgrowth.analysis.growth import GrowthAssessment, assess
-from memgrowth.analysis.series import ProcessSeries
+from memgrowth.analysis.series import ProcessSeries, RunSeries
 from memgrowth.analysis.trend import bin_minima
 from memgrowth.formats.gctrace import MIB
 from memgrowth.formats.pprof import Location, ProfileError, parse, parse_legacy_count
@@ -278,3 +278,35 @@ def gc_from_memstats(process: ProcessSeries) -> GoGc | None:
                 pause_max_ms=float(pauses.max()) / 1e6 if len(pauses) else None,
                 pause_mean_ms=pause_mean,
                 cpu_fraction=float(fractions[-1]) if len(fractions) else None)
+
+
+def high_water(run: RunSeries, rss: GrowthAssessment, heaps: dict[int, GrowthAssessment],
+               goroutines: dict[int, GrowthAssessment]) -> str | None:
+    """Why an RSS rise beside flat Go heaps is the runtime filling up to its sawtooth's peaks.
+
+    Between collections the heap climbs to the goal; the runtime keeps (and only slowly
+    returns) the spans those peaks took, so RSS creeps towards them. When every Go heap's
+    floor is flat and the RSS rise over the window fits inside the heaps' swing, that rise is
+    a high-water mark, not a leak. Goroutines piling up rule it out."""
+    if rss.verdict != "leak" or not heaps or any(g.verdict == "leak"
+                                                 for g in goroutines.values()):
+        return None
+    for heap in heaps.values():  # every heap flat, or at least not shown to grow
+        if heap.verdict == "leak" or heap.rate_ci95 is None or heap.rate_ci95[0] > 0:
+            return None
+    if not rss.rate or rss.window_s is None:
+        return None
+    rise = rss.rate * rss.window_s
+    swing = 0.0
+    for pid in heaps:
+        process = run.processes[pid]
+        heap = process.go.get("heap_alloc", np.zeros(0))
+        _, floor = heap_after_gc(process)
+        if len(heap) and np.isfinite(heap).any() and len(floor):
+            swing += float(np.nanmax(heap) - np.min(floor))
+    if rise <= swing:
+        return (f"RSS rose {format_bytes(rise)} over the last {rss.window_s:.0f} s, within the "
+                f"{format_bytes(swing)} the Go heap swings between collections, while the heap "
+                "left after each collection stays flat: the runtime keeping the spans its "
+                "peaks need (a high-water mark), not a leak")
+    return None

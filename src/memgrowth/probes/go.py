@@ -125,8 +125,9 @@ def check_endpoint(url: str) -> GoEndpoint:
     return endpoint
 
 
-def discover(pid: int) -> GoEndpoint | None:
-    """A port the process (or a child) listens on that serves /debug/pprof/, if any."""
+def discover(pid: int, tried: set[int] | None = None) -> GoEndpoint | None:
+    """A port the process (or a child) listens on that serves /debug/pprof/, if any. Ports in
+    `tried` are not asked again (a service that is not Go gets one request per port)."""
     try:
         processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     except psutil.Error:
@@ -142,6 +143,10 @@ def discover(pid: int) -> GoEndpoint | None:
                     connection.laddr.ip in ("127.0.0.1", "0.0.0.0", "::", "::1"):
                 ports.append(connection.laddr.port)
     for port in sorted(set(ports)):
+        if tried is not None:
+            if port in tried:
+                continue
+            tried.add(port)
         endpoint = GoEndpoint(f"http://127.0.0.1:{port}", timeout=0.5)
         try:
             if b"profile" in endpoint.get("/debug/pprof/"):
@@ -168,6 +173,7 @@ class GoPoller:
         self.rows: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self.stopped = threading.Event()
         self.failing = False
+        self.tried_ports: set[int] = set()
         self.thread = threading.Thread(target=self._run, name="memgrowth-go-probe", daemon=True)
 
     def start(self) -> None:
@@ -192,7 +198,7 @@ class GoPoller:
         next_profile = self.clock()
         while not self.stopped.is_set():
             if self.endpoint is None:
-                self.endpoint = discover(self.pid)
+                self.endpoint = discover(self.pid, self.tried_ports)
                 if self.endpoint is None:
                     self.stopped.wait(DISCOVER_EVERY_S)
                     continue

@@ -208,3 +208,19 @@ def test_agent_keeps_reporting_through_busy_promotion_histograms(tmp_path, scrip
     assert len(times) >= 60
     assert recording.column("type_samples", "type_name"), "histograms were taken"
     assert "list" in recording.column("type_samples", "type_name")
+
+
+def test_the_agent_survives_reporting_while_the_target_imports_json(tmp_path, script):
+    """The agent encodes with the target's json once loaded; while the target is still
+    importing it, the half-made module has no dumps yet. That once killed the agent's thread
+    at its first report (seen in CI when several targets started together)."""
+    package = tmp_path / "json"
+    package.mkdir()
+    (package / "__init__.py").write_text("import time\ntime.sleep(1.0)  # a slow import\n")
+    target = script("""
+        import json, time
+        time.sleep(2.0)
+    """)
+    _, recording = _record(tmp_path, target)
+    assert recording.events("agent"), "the agent's hello arrived"
+    assert len(recording.rows("agent_samples")) >= 10

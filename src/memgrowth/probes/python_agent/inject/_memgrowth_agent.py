@@ -151,8 +151,13 @@ class _Agent:
         if to is None:  # numbered, so the recorder can count datagrams dropped on the way
             self.seq += 1
             message = {**message, "seq": self.seq}
-        json = sys.modules.get("json")  # the C encoder is 5x faster: use it once it is loaded
-        text = json.dumps(message, separators=(",", ":")) if json else encode(message)
+        # The C encoder is 5x faster: use it once the target has loaded json. The target may
+        # be importing it right now (a half-initialized module in sys.modules): then ours.
+        dumps = getattr(sys.modules.get("json"), "dumps", None)
+        try:
+            text = dumps(message, separators=(",", ":")) if dumps else encode(message)
+        except Exception:
+            text = encode(message)
         data = text.encode("utf-8", "replace")
         try:
             sock.sendto(data, _socket.MSG_DONTWAIT, to or os.path.join(self.directory,
@@ -386,7 +391,10 @@ class _Agent:
         sock = self.sock
         self.thread_ident = _thread.get_ident()
         try:
-            self.send_hello()
+            try:
+                self.send_hello()
+            except Exception:
+                pass  # the loop's reports still go out
             # The first sample waits one interval: start-up belongs to the target.
             next_at = time.monotonic() + self.interval()
             failures = 0

@@ -125,11 +125,6 @@ class Recorder:
         self.writer.event(0.0, "start", pid=self.target.pid, command=self.target.command,
                           attached=isinstance(self.target, AttachedTarget),
                           interval=self.options.interval or "adaptive")
-        if self.options.endpoint or self.options.discover_go:
-            endpoint = go.GoEndpoint(self.options.endpoint) if self.options.endpoint else None
-            self.go = go.GoPoller(self.target.pid, self.started, endpoint,
-                                  interval=self.options.interval or 1.0, clock=self.clock)
-            self.go.start()
         try:
             self._loop()
         finally:
@@ -149,6 +144,7 @@ class Recorder:
                     self._tick()
                     next_tick = now + (self.options.interval
                                        or adaptive_interval(now - self.started))
+                    self._start_go()  # after the first tick: the start belongs to the OS probe
                 self.exit = self.target.poll()
                 if self.exit is not None:
                     self._drain_agents()
@@ -363,6 +359,13 @@ class Recorder:
         return False, None
 
     # --- agents ----------------------------------------------------------------------------
+
+    def _start_go(self) -> None:
+        if self.go is None and (self.options.endpoint or self.options.discover_go):
+            endpoint = go.GoEndpoint(self.options.endpoint) if self.options.endpoint else None
+            self.go = go.GoPoller(self.target.pid, self.started, endpoint,
+                                  interval=self.options.interval or 1.0, clock=self.clock)
+            self.go.start()
 
     def _drain_go(self) -> None:
         """Write what the Go probe's thread gathered since the last tick."""

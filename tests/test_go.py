@@ -33,11 +33,14 @@ def go_zoo(tmp_path_factory):
         port = free_port()
         flags = ["--endpoint", f"http://127.0.0.1:{port}"] if name == "bounded-cache" else []
         out, report = folder / f"{name}.db", folder / f"{name}.json"
+        env = {k: v for k, v in os.environ.items() if k not in ("GOGC", "GOMEMLIMIT")}
+        if name == "map-cache":  # the service's setting, as the recorder should read it
+            env["GOGC"] = "100"
         result = subprocess.run(
             memgrowth_command("run", "--quiet", "--out", str(out), "--json", str(report),
                               *flags, "--", binary, "-seconds", SECONDS,
                               "-listen", f"127.0.0.1:{port}"),
-            capture_output=True, text=True, timeout=120)
+            capture_output=True, text=True, timeout=120, env=env)
         assert result.returncode == 0, result.stderr
         return name, (json.loads(report.read_text()), open_recording(str(out)))
 
@@ -85,6 +88,38 @@ def test_rss_is_reconciled_with_the_go_heap(go_zoo):
     assert parts <= memory["sys_bytes"] <= memory["sys_bytes"] + memory["heap_released_bytes"]
     assert 0.6 * memory["rss_bytes"] < parts < 1.2 * memory["rss_bytes"]
     assert gc["collections"] > 10 and gc["per_minute"] > 0
+
+
+def _gogc(recording) -> dict:
+    result = run_memgrowth("gogc", recording.path, "--values", "50,100,200,400,off", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_gogc_replays_a_recorded_service(go_zoo):
+    """The map cache's workload from its recording: its setting read from its environment,
+    and the model at that setting close to the collections the service really made."""
+    _, recording = go_zoo["map-cache"]
+    assert any(e["detail"].get("GOGC") == "100" for e in recording.events("go_settings"))
+    table = _gogc(recording)
+    recorded = table["recorded"]
+    assert recorded["setting"] == "GOGC=100" and recorded["setting_source"] == "environment"
+    samples = [r["num_gc"] for r in recording.rows("go_samples") if r["num_gc"] is not None]
+    assert recorded["num_gc"] == samples[-1] - samples[0] > 10
+    rows = {row["setting"]: row for row in table["settings"]}
+    model = rows["GOGC=100"]["num_gc"]
+    assert 0.67 * recorded["num_gc"] <= model <= 1.5 * recorded["num_gc"], table
+    assert rows["GOGC=50"]["num_gc"] > model > rows["GOGC=200"]["num_gc"]
+    assert rows["GOGC=50"]["peak_memory_bytes"] < rows["GOGC=200"]["peak_memory_bytes"]
+
+
+def test_gogc_reads_a_setting_the_program_made_itself(go_zoo):
+    """bounded-cache calls debug.SetGCPercent(400): no environment says so, its heap goals
+    do."""
+    _, recording = go_zoo["bounded-cache"]
+    recorded = _gogc(recording)["recorded"]
+    assert recorded["setting"] == "GOGC=400", recorded
+    assert recorded["setting_source"].startswith("inferred")
 
 
 class _NotGo(BaseHTTPRequestHandler):

@@ -12,6 +12,7 @@ from memgrowth.commands import (
     attach,
     demo,
     gctrace,
+    gogc,
     pprof,
     report,
     run,
@@ -28,7 +29,7 @@ def cli() -> None:
 
 
 for verb in (run.command, attach.command, report.command, snapshot.command, demo.command,
-             pprof.command, gctrace.command, simulate.command):
+             pprof.command, gctrace.command, simulate.command, gogc.command):
     cli.add_command(verb)
 
 

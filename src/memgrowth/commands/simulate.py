@@ -6,15 +6,17 @@ import json
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from memgrowth.errors import UserError
 from memgrowth.gomodel.pacer import Pacer, parse_gogc
-from memgrowth.gomodel.simulate import SpecError, parse_spec, simulate
-from memgrowth.units import format_bytes, parse_size
+from memgrowth.gomodel.simulate import simulate
+from memgrowth.gomodel.spec import Phase, parse_spec
+from memgrowth.gomodel.whatif import Setting
+from memgrowth.report.gomodel_report import render_simulation
+from memgrowth.units import parse_size
 
 
-def read_workload(text: str):
+def read_workload(text: str) -> list[Phase]:
     """The spec from a file path or inline JSON; one clear error otherwise."""
     source = text
     if not text.lstrip().startswith("{"):
@@ -29,12 +31,20 @@ def read_workload(text: str):
         raise UserError(f"bad workload spec: {exc}") from None
 
 
-def pacer_from(gogc: str, gomemlimit: str | None) -> Pacer:
+def parse_gogc_option(text: str) -> int | None:
     try:
-        limit = parse_size(gomemlimit) if gomemlimit else None
-        return Pacer(parse_gogc(gogc), limit)
-    except (ValueError, SpecError) as exc:
+        return parse_gogc(text)
+    except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def parse_limit_option(text: str | None) -> int | None:
+    if not text or text.strip().lower() == "off":
+        return None
+    limit = parse_size(text)
+    if limit <= 0:
+        raise UserError(f"GOMEMLIMIT must be positive, got {text!r}")
+    return limit
 
 
 @click.command("simulate")
@@ -44,29 +54,16 @@ def pacer_from(gogc: str, gomemlimit: str | None) -> Pacer:
 @click.option("--gogc", default="100", show_default=True, help="GOGC: a percentage or off.")
 @click.option("--gomemlimit", metavar="SIZE", help="GOMEMLIMIT, e.g. 512MiB.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(workload: str, gogc: str, gomemlimit: str | None, as_json: bool) -> int:
-    """Simulate Go's allocator and GC pacer on a workload: collections, peak heap, size
-    classes, GC CPU."""
-    result = simulate(read_workload(workload), pacer_from(gogc, gomemlimit)).to_dict()
+@click.option("--cycles", is_flag=True, help="With --json: every collection too.")
+def command(workload: str, gogc: str, gomemlimit: str | None, as_json: bool,
+            cycles: bool) -> int:
+    """Simulate Go's allocator and GC pacer on a workload: collections, peak heap, heap
+    pages, size classes, GC CPU."""
+    phases = read_workload(workload)
+    setting = Setting(parse_gogc_option(gogc), parse_limit_option(gomemlimit))
+    result = simulate(phases, Pacer(setting.gogc, setting.memory_limit))
     if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return 0
-    console = Console(highlight=False)
-    console.print(f"GOGC={gogc}" + (f" GOMEMLIMIT={gomemlimit}" if gomemlimit else "")
-                  + f": {result['num_gc']:,} collections, peak heap "
-                  f"{format_bytes(result['peak_heap_alloc_bytes'])}, allocated "
-                  f"{format_bytes(result['total_alloc_bytes'])}, final heap "
-                  f"{format_bytes(result['final_heap_alloc_bytes'])}, "
-                  f"{result['heap_objects']:,} live objects, GC CPU about "
-                  f"{result['gc_cpu_s']:.3f} s"
-                  + (" — THRASHING: the limit is under the live heap" if result["thrashing"]
-                     else ""))
-    table = Table(title="size classes", title_justify="left")
-    for column in ("class", "bytes/obj", "allocated", "live", "spans", "waste"):
-        table.add_column(column, justify="right")
-    for row in result["size_classes"]:
-        table.add_row(str(row["size_class"]), str(row["object_bytes"] or "large"),
-                      f"{row['objects_allocated']:,}", f"{row['live_objects']:,}",
-                      f"{row['spans']:,}", format_bytes(row["waste_bytes"]))
-    console.print(table)
+        click.echo(json.dumps(result.to_dict(with_cycles=cycles), indent=2))
+    else:
+        render_simulation(result, setting.label, Console(highlight=False))
     return 0

@@ -57,6 +57,11 @@ class Pacer:
              non_heap: float = 0.0) -> float:
         return min(self.gogc_goal(marked, stacks, globals_), self.limit_goal(marked, non_heap))
 
+    def limit_binds(self, marked: float, stacks: float = 0.0, globals_: float = 0.0,
+                    non_heap: float = 0.0) -> bool:
+        """Whether the memory limit, not GOGC, sets the goal."""
+        return self.limit_goal(marked, non_heap) < self.gogc_goal(marked, stacks, globals_)
+
     def trigger(self, marked: float, goal: float, runway: float | None = None) -> float:
         """Where the next cycle starts: the goal less the runway the concurrent mark needs,
         kept between 45/64 and 61/64 of the way from the marked heap to the goal."""

@@ -157,6 +157,27 @@ def discover(pid: int, tried: set[int] | None = None) -> GoEndpoint | None:
     return None
 
 
+SETTING_NAMES = ("GOGC", "GOMEMLIMIT", "GOMAXPROCS")
+
+
+def runtime_settings(pid: int) -> dict[str, str]:
+    """GOGC, GOMEMLIMIT and GOMAXPROCS from the environment of the process or of the first
+    child that sets one (only these names are read: an environment holds secrets)."""
+    try:
+        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return {}
+    for process in processes:
+        try:
+            env = process.environ()
+        except (psutil.Error, OSError):
+            continue
+        found = {name: env[name][:64] for name in SETTING_NAMES if name in env}
+        if found:
+            return found
+    return {}
+
+
 class GoPoller:
     """Polls a Go endpoint on a thread; `drain()` hands the recorder what it gathered as
     (table, row) pairs, stamped with the recorder's clock."""
@@ -174,6 +195,7 @@ class GoPoller:
         self.stopped = threading.Event()
         self.failing = False
         self.tried_ports: set[int] = set()
+        self.settings_read = False
         self.thread = threading.Thread(target=self._run, name="memgrowth-go-probe", daemon=True)
 
     def start(self) -> None:
@@ -203,6 +225,9 @@ class GoPoller:
                     self.stopped.wait(DISCOVER_EVERY_S)
                     continue
                 self._event("go_endpoint", url=self.endpoint.url, discovered=True)
+            if not self.settings_read:
+                self.settings_read = True
+                self._event("go_settings", **runtime_settings(self.pid))
             try:
                 due = self.clock() >= next_profile
                 self._poll(due)

@@ -84,7 +84,7 @@ def main() -> int:
                     os.path.join(os.path.dirname(gomodel.__file__), "validate", "runspec.go")],
                    check=True)
     print(f"GOMAXPROCS={os.cpu_count()}, median of {args.runs} runtime runs per row\n")
-    print(f"{'spec':7} {'setting':23} {'GCs model/real':>14} {'(runs)':>9} {'peak model':>10} "
+    print(f"{'spec':7} {'setting':26} {'GCs model/real':>14} {'(runs)':>9} {'peak model':>10} "
           f"{'peak real':>10} {'(runs)':>15} {'ratio':>5}  ok")
     inside = total = 0
     for name, spec in SPECS.items():
@@ -104,7 +104,7 @@ def main() -> int:
             setting = f"GOGC={gogc}" + (f" GOMEMLIMIT={limit}" if limit else "")
             low, high = runtime["peak_range"]
             fewest, most = runtime["gc_range"]
-            print(f"{name:7} {setting:23} {model.num_gc:>6}/{runtime['num_gc']:<7g} "
+            print(f"{name:7} {setting:26} {model.num_gc:>6}/{runtime['num_gc']:<7g} "
                   f"{f'{fewest}-{most}':>9} "
                   f"{format_bytes(model.peak_heap_alloc_bytes):>10} "
                   f"{format_bytes(runtime['peak_heap_alloc_bytes']):>10} "

@@ -210,6 +210,28 @@ def test_agent_keeps_reporting_through_busy_promotion_histograms(tmp_path, scrip
     assert "list" in recording.column("type_samples", "type_name")
 
 
+def test_histograms_taken_before_the_agents_first_tick_are_reported(tmp_path, script):
+    """Promotion histograms start with the target's first generation-1 collections; the
+    helpers that name their types load at the agent's first tick. Reporting them used to need
+    the helpers before loading them: the tick failed, its sample was lost, and with
+    histograms before every tick the agent gave up (a CI run saw no types at all)."""
+    target = script("""
+        import gc, time
+        keep = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # generation-1 collections from the very start
+            keep.append([len(keep)])
+            gc.collect(1)
+            time.sleep(0.05)
+    """)
+    _, recording = _record(tmp_path, target, extra=("--interval", "0.5"))
+    times = sorted(recording.column("agent_samples", "t"))
+    assert len(times) >= 3, times
+    reported = recording.column("type_samples", "t")
+    # The histograms of the first half second go out with the first reports, not lost.
+    assert reported and min(reported) <= times[1], (reported[:1], times[:2])
+
+
 def test_the_agent_survives_reporting_while_the_target_imports_json(tmp_path, script):
     """The agent encodes with the target's json once loaded; while the target is still
     importing it, the half-made module has no dumps yet. That once killed the agent's thread

@@ -64,9 +64,10 @@ def _floor(values: np.ndarray, at_start: bool) -> float:
 
 def inferred_gogc(process: ProcessSeries) -> int | None:
     """GOGC as the service really runs it (a program may call debug.SetGCPercent): the
-    heap goal (NextGC) over the heap right after each collection, the lower quartile (that
-    heap is read a little under what the cycle marked), snapped to a round value people set
-    when one is within 20%."""
+    heap goal (NextGC) over the heap right after each collection. That heap is the live one,
+    while the goal was set from what the cycle marked, floating garbage included, so the
+    ratio reads high: its 10th percentile, snapped (on a log scale) to the round value
+    people set when one is within 20%."""
     floor_t, floor = heap_after_gc(process)
     goal = process.go.get("next_gc")
     if goal is None or len(floor) < MIN_POLLS:
@@ -76,8 +77,8 @@ def inferred_gogc(process: ProcessSeries) -> int | None:
     ratios = ratios[np.isfinite(ratios) & (floor > 0) & (ratios > 0)]
     if len(ratios) < MIN_POLLS:
         return None
-    estimate = float(np.percentile(ratios, 25))
-    nearest = min(ROUND_GOGC, key=lambda v: abs(v - estimate))
+    estimate = float(np.percentile(ratios, 10))
+    nearest = min(ROUND_GOGC, key=lambda v: abs(np.log(v / estimate)))
     if abs(nearest - estimate) <= 0.2 * nearest:
         return nearest
     return int(float(f"{estimate:.2g}"))
@@ -99,7 +100,7 @@ def recorded_setting(env: dict[str, str], inferred: int | None = None) -> tuple[
     if told is not None and (inferred is None or abs(inferred - told) <= 0.25 * told):
         return Setting(told, limit), "environment"
     if inferred is not None:
-        return Setting(inferred, limit), "inferred from its heap goals (NextGC)"
+        return Setting(inferred, limit), "inferred from its heap goals, NextGC"
     return Setting(100, limit), "Go's default"
 
 

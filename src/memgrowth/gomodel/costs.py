@@ -8,11 +8,12 @@ fixed start-up, a little per object found alive, and a scan of every pointerful 
 
 The defaults were measured on this project's 2-core machine with
 gomodel/validate/runspec.go (a tight allocation loop; Go 1.26): 16-byte allocations took
-~52 ns, 600 B ~180 ns, 2 KiB ~490 ns, 100 KB ~20 µs (≈ 50 ns + 0.2 ns per byte);
-marks of 384,000 pointer-free objects took ~13 ms (≈ 25 ns each, plus ~150 ns per span
-of the heap); 85 MB of 600-byte pointerful objects ~115 ms (≈ 1.3 ns per byte), 9.6 MB
-of 48-byte ones ~11 ms. A recording of a real service replaces the mutator's
-side with its own allocation rate (see `Costs.for_service`).
+~52 ns, 600 B ~180 ns, 2 KiB ~490 ns, 100 KB ~20 µs (≈ 50 ns + 0.2 ns per byte); marks of
+384,000 pointer-free objects took ~13 ms (≈ 25 ns each, plus ~100 ns per span of the heap);
+85 MB of 600-byte pointerful objects ~115 ms (≈ 1.3 ns per byte), 9.6 MB of 48-byte ones
+~11 ms. The fixed part, the stalls and the slowdown were then fitted to the medians of
+benchmarks/gomodel_accuracy.py (the stall: what sets the runtime's peaks). For a recorded
+service, `for_service` replaces the program's side with its measured rate.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from memgrowth.gomodel.sizeclasses import MAX_SMALL_SIZE
 from memgrowth.gomodel.sizeclasses import MIN_SIZE_FOR_MALLOC_HEADER as MALLOC_HEADER_FROM
 
 RUNWAY_FACTOR = 3.0  # (1 - 0.25) / 0.25: the runtime plans the runway for 25% mark utilization
-MAX_OVERSHOOT = 1.15  # assists paced on too little scan work let the heap pass the goal so far
+MAX_OVERSHOOT = 1.1  # the runtime extends a passed goal by 10% (mgcpacer.go maxOvershoot)
 
 
 @dataclass(frozen=True)
 class Costs:
     alloc_s: float = 50e-9  # per allocation: the program's loop plus malloc's fast path
     alloc_s_per_byte: float = 0.2e-9  # zeroing and first touch
-    mark_fixed_s: float = 0.25e-3  # waking the workers, roots, stacks, termination
+    mark_fixed_s: float = 0.8e-3  # waking the workers, roots, stacks, the STW phases
     mark_s_per_object: float = 25e-9  # finding and setting a live object's mark bit
-    mark_s_per_span: float = 150e-9  # each span of the heap, garbage or not, is visited
+    mark_s_per_span: float = 100e-9  # each span of the heap, garbage or not, is visited
     scan_s_per_byte: float = 0.5e-9  # reading a pointerful object's words (heap bits)…
     scan_s_per_byte_headed: float = 1.3e-9  # …or, from 512 B to 32 KiB, its header's type
     mark_slowdown: float = 1.6  # the program allocates slower while a mark runs

@@ -207,7 +207,9 @@ class _Run:
                 count = remaining if math.isinf(room) else min(remaining,
                                                                max(1, math.ceil(room / per)))
             else:
-                count = min(remaining, max(1, math.ceil(self.mark_budget / marking_seconds)))
+                # With the CPU limiter on there are no assists to slow the program down.
+                pace = seconds if self.cap is None else marking_seconds
+                count = min(remaining, max(1, math.ceil(self.mark_budget / pace)))
                 if self.cap is not None:
                     fits = math.floor((self.cap - self.heap) / per)
                     if fits < 1:
@@ -217,8 +219,8 @@ class _Run:
             self._allocate(index, phase, count)
             remaining -= count
             if self.marking:
-                self.now += count * marking_seconds
-                self.mark_budget -= count * marking_seconds
+                self.now += count * pace
+                self.mark_budget -= count * pace
                 if self.mark_budget <= 0:
                     self.mark_budget = 0.0
                     self._finish_mark()

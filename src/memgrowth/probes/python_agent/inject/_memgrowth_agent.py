@@ -410,6 +410,7 @@ class _Agent:
                     if time.monotonic() < next_at:
                         continue
                 try:
+                    _load_inspect()  # naming the types of histograms taken before this tick
                     self.flush_gc_events()
                     self.flush_types()
                     sample = self.sample()

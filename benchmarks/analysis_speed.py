@@ -16,39 +16,12 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "src"))
 
 from memgrowth.analysis.diagnose import diagnose  # noqa: E402
-from memgrowth.recording import ProcessInfo, RecordingWriter, open_recording  # noqa: E402
-
-
-def write_day(path: str, hours: float) -> int:
-    seconds = int(hours * 3600)
-    writer = RecordingWriter(path, {"root_pid": 7, "command": ["python", "service.py"]})
-    writer.upsert_process(ProcessInfo(7, 1, 1.0, ["python", "service.py"], None,
-                                      runtime="python", first_t=0, last_t=seconds))
-    rng = np.random.default_rng(1)
-    chunk = 3600
-    for start in range(0, seconds, chunk):
-        t = np.arange(start, min(start + chunk, seconds), dtype=float)
-        rss = 300e6 + 50.0 * t + 20e6 * ((t % 120) / 120) + rng.normal(0, 1e6, len(t))
-        blocks = 2e6 + 0.4 * t + 1e5 * ((t % 120) / 120)
-        writer.write({
-            "os_samples": [{"t": float(a), "pid": 7, "rss": int(b), "threads": 12}
-                           for a, b in zip(t, rss, strict=True)],
-            "host_samples": [{"t": float(a), "mem_total": 8 << 30} for a in t],
-            "agent_samples": [{"t": float(a), "pid": 7, "allocated_blocks": int(b),
-                               "gc_enabled": 1, "threads": 12, "gc_collections0": int(a / 2),
-                               "gc_collections1": 0, "gc_collections2": 0}
-                              for a, b in zip(t, blocks, strict=True)],
-            "gc_events": [{"t": float(a), "pid": 7, "generation": 0, "duration_s": 0.0004,
-                           "collected": 100, "uncollectable": 0} for a in t[::2]],
-        })
-    writer.close()
-    return seconds
+from memgrowth.recording import open_recording  # noqa: E402
+from memgrowth.scenarios.synthetic import write_day  # noqa: E402
 
 
 def main() -> None:

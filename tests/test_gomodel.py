@@ -140,7 +140,8 @@ def test_bad_gogc_on_the_command_line_gets_one_line():
 ])
 def test_the_model_matches_the_real_runtime(tmp_path, spec, gogc, limit):
     """The model's collections and peak heap against what the Go runtime does with the same
-    spec (median of three runs). These rows stay inside the bounds on a loaded machine too;
+    spec (median of three runs, ±15% or ±1 under 8 collections, or the runtime's own spread
+    when wider). These rows stay inside the bounds on a loaded machine too;
     the accuracy benchmark prints the whole table, whose rows with short marks drift with
     CPU contention (the study at GOGC=50 did 8 cycles quiet, 10 in a loaded CI run)."""
     binary = build_go(os.path.join(os.path.dirname(gomodel.__file__), "validate",
@@ -151,14 +152,17 @@ def test_the_model_matches_the_real_runtime(tmp_path, spec, gogc, limit):
         env["GOMEMLIMIT"] = limit
     runs = [json.loads(subprocess.run([binary, spec], capture_output=True, text=True,
                                       env=env, check=True).stdout) for _ in range(3)]
-    real_gc = statistics.median(r["num_gc"] for r in runs)
-    real_peak = statistics.median(r["peak_heap_alloc_bytes"] for r in runs)
     options = ["--gomemlimit", limit] if limit else []
     model = json.loads(run_memgrowth("simulate", "--workload", spec, "--gogc", gogc,
                                      *options, "--json").stdout)
-    allowed = 1 if real_gc < 8 else 0.15 * real_gc
-    assert abs(model["num_gc"] - real_gc) <= allowed, (model["num_gc"], real_gc)
-    assert abs(model["peak_heap_alloc_bytes"] - real_peak) <= 0.15 * real_peak
+    # The bounds around the runtime's median, widened to its own spread over the three runs
+    # (a loaded machine moves the runtime, not the model).
+    for key, counts in (("num_gc", True), ("peak_heap_alloc_bytes", False)):
+        real = sorted(r[key] for r in runs)
+        median = statistics.median(real)
+        allowed = 1 if counts and median < 8 else 0.15 * median
+        low, high = min(real[0], median - allowed), max(real[-1], median + allowed)
+        assert low <= model[key] <= high, (key, model[key], real)
 
 
 def test_the_gc_guides_published_peak_is_reproduced():

@@ -10,6 +10,7 @@ import click
 from memgrowth import __version__
 from memgrowth.commands import (
     attach,
+    compare,
     demo,
     gctrace,
     gogc,
@@ -28,7 +29,8 @@ def cli() -> None:
     """memgrowth: find out why a program's memory grows."""
 
 
-for verb in (run.command, attach.command, report.command, snapshot.command, demo.command,
+for verb in (run.command, attach.command, report.command, compare.command, snapshot.command,
+             demo.command,
              pprof.command, gctrace.command, simulate.command, gogc.command):
     cli.add_command(verb)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from memgrowth.recording import TABLES, ProcessInfo, Recording
 
+OS_COLUMNS = ("uss", "pss", "swap", "rss_anon", "rss_file", "rss_shmem")
 AGENT_COLUMNS = ("allocated_blocks", "threads", "asyncio_tasks", "gc_enabled", "gc_objects",
                  "malloc_in_use", "malloc_free", "gc_collections0", "gc_collections1",
                  "gc_collections2")
@@ -40,6 +41,8 @@ class ProcessSeries:
     t: np.ndarray
     rss: np.ndarray
     threads: np.ndarray
+    # The OS probe's other columns (OS_COLUMNS), on the same times as t.
+    os: dict[str, np.ndarray] = field(default_factory=dict)
     agent_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     agent: dict[str, np.ndarray] = field(default_factory=dict)
     post_gc_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -123,7 +126,9 @@ def from_recording(recording: Recording) -> RunSeries:
         known = info.get(p)
         processes[p] = ProcessSeries(p, known.cmdline if known else [],
                                      known.runtime if known else None,
-                                     t[rows], rss[rows], threads[rows])
+                                     t[rows], rss[rows], threads[rows],
+                                     os={c: _array(os_cols[c])[rows] for c in OS_COLUMNS
+                                         if c in os_cols})
     agent_cols = recording.tables.get("agent_samples", {})
     agent_pid = np.array(agent_cols.get("pid", []), dtype=np.int64)
     agent_t = _array(agent_cols.get("t", []))

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from memgrowth.commands.report import json_option, print_diagnosis
+from memgrowth.commands.report import html_option, json_option, print_diagnosis
 from memgrowth.errors import UserError
 from memgrowth.recorder import RecorderOptions
 from memgrowth.scenarios import GO_PROGRAMS, GO_SCENARIOS, SCENARIOS
@@ -26,8 +26,9 @@ from memgrowth.session import default_path, record_command
 @click.option("--out", metavar="REC", help="Recording file (default: in the temp folder).")
 @click.option("--quiet", "-q", is_flag=True, help="No live status line.")
 @json_option
+@html_option
 def command(name: str | None, duration: float | None, out: str | None, quiet: bool,
-            json_path: str | None) -> int:
+            json_path: str | None, html_path: str | None) -> int:
     """Run a built-in scenario from the leak zoo and print what memgrowth finds."""
     console = Console(highlight=False)
     if name is None:
@@ -49,7 +50,7 @@ def command(name: str | None, duration: float | None, out: str | None, quiet: bo
         command_line = scenario.command() if name in SCENARIOS else _go_command(name, folder)
         result = record_command(command_line, RecorderOptions(duration=seconds), out=path,
                                 quiet=quiet)
-    print_diagnosis(result.path, json_path)
+    print_diagnosis(result.path, json_path, html_path=html_path)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from memgrowth.commands.options import recording_options
-from memgrowth.commands.report import json_option, pprof_option, print_diagnosis
+from memgrowth.commands.report import html_option, json_option, pprof_option, print_diagnosis
 from memgrowth.probes.go import check_url
 from memgrowth.recorder import RecorderOptions
 from memgrowth.session import record_command
@@ -15,6 +15,7 @@ from memgrowth.session import record_command
                                         "allow_interspersed_args": False})
 @recording_options
 @json_option
+@html_option
 @pprof_option
 @click.option("--grace", type=float, default=5.0, show_default=True, metavar="S",
               help="Seconds between SIGTERM and SIGKILL when --duration ends the target.")
@@ -25,7 +26,8 @@ from memgrowth.session import record_command
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(command: tuple[str, ...], out: str | None, overwrite: bool, interval: float | None,
             duration: float | None, limit: int | None, endpoint: str | None, quiet: bool,
-            json_path: str | None, pprof_path: str | None, grace: float,
+            json_path: str | None, html_path: str | None, pprof_path: str | None,
+            grace: float,
             no_agent: bool, gctrace: bool) -> int:
     """Start CMD, record its memory until it exits, print the summary.
 
@@ -39,5 +41,5 @@ def command(command: tuple[str, ...], out: str | None, overwrite: bool, interval
                             agent=not no_agent, quiet=quiet, gctrace=gctrace)
     if not result.write_error:
         print_diagnosis(result.path, json_path, stderr=True, quiet=quiet,
-                        pprof_path=pprof_path)
+                        pprof_path=pprof_path, html_path=html_path)
     return result.exit.code if result.exit and result.exit.code is not None else 0

@@ -11,8 +11,9 @@ gomodel/validate/runspec.go (a tight allocation loop; Go 1.26): 16-byte allocati
 ~52 ns, 600 B ~180 ns, 2 KiB ~490 ns, 100 KB ~20 µs (≈ 50 ns + 0.2 ns per byte); marks of
 384,000 pointer-free objects took ~13 ms (≈ 25 ns each, plus ~100 ns per span of the heap);
 85 MB of 600-byte pointerful objects ~115 ms (≈ 1.3 ns per byte), 9.6 MB of 48-byte ones
-~11 ms. The fixed part, the stalls and the slowdown were then fitted to the medians of
-benchmarks/gomodel_accuracy.py (the stall: what sets the runtime's peaks). For a recorded
+7-11 ms. The fixed part, the small objects' scan rate, the stalls and the slowdown were then
+fitted to the medians of benchmarks/gomodel_accuracy.py (the stall: what sets the runtime's
+peaks). For a recorded
 service, `for_service` replaces the program's side with its measured rate.
 """
 
@@ -34,11 +35,11 @@ class Costs:
     mark_fixed_s: float = 0.8e-3  # waking the workers, roots, stacks, the STW phases
     mark_s_per_object: float = 25e-9  # finding and setting a live object's mark bit
     mark_s_per_span: float = 100e-9  # each span of the heap, garbage or not, is visited
-    scan_s_per_byte: float = 0.5e-9  # reading a pointerful object's words (heap bits)…
+    scan_s_per_byte: float = 0.3e-9  # reading a pointerful object's words (heap bits)…
     scan_s_per_byte_headed: float = 1.3e-9  # …or, from 512 B to 32 KiB, its header's type
     mark_slowdown: float = 1.6  # the program allocates slower while a mark runs
     stall_every_s: float = 0.1  # a mark stalls once in so long (the scheduler, the machine)…
-    stall_s: float = 10e-3  # …for this long: such cycles set a real heap's peak
+    stall_s: float = 8.5e-3  # …for this long: such cycles set a real heap's peak
     bytes_per_s: float | None = None  # a measured allocation rate, overriding alloc_s*
     scan_scale: float = 1.0  # the share of a recorded service's heap that needs scanning
     bursty: bool = False  # allocation in bursts: the runtime's runway estimate, taken during

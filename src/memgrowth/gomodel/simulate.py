@@ -5,7 +5,7 @@ trigger; its mark lasts what costs.py says marking the live heap takes, and what
 allocates meanwhile is allocated black: it survives the cycle, raises the marked heap and so
 the next goal (the reason a real heap's marked size sits above its reachable size). Past
 the goal, assists hold the heap near goal x 1.1; when a memory limit sits under the live
-heap, the GC CPU limiter lets the program go on at half speed and cycles run back to back,
+heap, the GC CPU limiter lets the program go on (about half of each mark), cycles back to back,
 as the runtime's do. The simulation steps from one event to the next (trigger, end of mark),
 in batches of allocations: its cost grows with cycles, not objects.
 """
@@ -23,7 +23,7 @@ from memgrowth.gomodel.spec import Phase
 
 NON_HEAP_BASE = 4 * MIB  # the runtime's own memory besides the heap: stacks, code, buffers…
 METADATA_SHARE = 0.03  # …and span, bitmap and profiling metadata growing with the heap
-LIMITER_MUTATOR_SHARE = 0.5  # the GC CPU limiter keeps the GC to about half the CPU
+LIMITER_MUTATOR_SHARE = 0.45  # the CPU limiter leaves the program about half of a mark
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from rich.table import Table
 from memgrowth.analysis.compare import Comparison, Row
 from memgrowth.analysis.series import RunSeries
 from memgrowth.report.downsample import min_max
-from memgrowth.report.html import _e, _table, page
-from memgrowth.report.html_data import Series, _chart, _series
+from memgrowth.report.html import escape, page, table
+from memgrowth.report.html_data import Series, chart_spec, series_spec
 from memgrowth.report.terminal import short_command
 from memgrowth.units import format_bytes, format_duration
 
@@ -45,14 +45,14 @@ def change_text(row: Row) -> str:
 
 def render_comparison(comparison: Comparison, labels: tuple[str, str],
                       console: Console) -> None:
-    table = Table(title_justify="left")
+    grid = Table(title_justify="left")
     for column in ("", f"before: {labels[0]}", f"after: {labels[1]}", "change"):
-        table.add_column(column, justify="left" if not column or column == "change"
+        grid.add_column(column, justify="left" if not column or column == "change"
                          else "right", no_wrap=not column)
     for row in comparison.rows:
-        table.add_row(row.label, value_text(row, row.before), value_text(row, row.after),
-                      change_text(row))
-    console.print(table)
+        grid.add_row(row.label, value_text(row, row.before), value_text(row, row.after),
+                     change_text(row))
+    console.print(grid)
     style = "bold green" if comparison.fixed else "bold"
     console.print(f"[{style}]{comparison.summary}[/]")
 
@@ -61,8 +61,8 @@ def overlay(before: RunSeries, after: RunSeries) -> dict[str, Any]:
     """Both runs' RSS (and their heaps when recorded) against time since each started."""
     parts: list[tuple[dict[str, Any], Series]] = []
     for name, run, style in (("before", before, "main"), ("after", after, "other")):
-        parts.append((_series(f"RSS {name}", "bytes", style), min_max(run.t, run.rss)))
-    return _chart("compare", "RSS, before and after, from each start", parts)
+        parts.append((series_spec(f"RSS {name}", "bytes", style), min_max(run.t, run.rss)))
+    return chart_spec("compare", "RSS, before and after, from each start", parts)
 
 
 def render_comparison_html(comparison: Comparison, before: RunSeries, after: RunSeries,
@@ -73,13 +73,13 @@ def render_comparison_html(comparison: Comparison, before: RunSeries, after: Run
     verdict = "no_leak" if comparison.fixed else "inconclusive"
     body = (f"<header><h1>memgrowth: before and after</h1></header>"
             f'<section id=verdict class="verdict {verdict}"><p><span class=badge>'
-            f"{_e(comparison.summary)}</span></p>"
-            f"<table class=facts><tr><th>before</th><td>{_e(labels[0])}: "
-            f"<code>{_e(short_command(commands[0]))}</code></td></tr>"
-            f"<tr><th>after</th><td>{_e(labels[1])}: "
-            f"<code>{_e(short_command(commands[1]))}</code></td></tr></table></section>"
+            f"{escape(comparison.summary)}</span></p>"
+            f"<table class=facts><tr><th>before</th><td>{escape(labels[0])}: "
+            f"<code>{escape(short_command(commands[0]))}</code></td></tr>"
+            f"<tr><th>after</th><td>{escape(labels[1])}: "
+            f"<code>{escape(short_command(commands[1]))}</code></td></tr></table></section>"
             f"<section id=comparison><h2>Side by side</h2>"
-            + _table(("", "before", "after", "change"), rows)
+            + table(("", "before", "after", "change"), rows)
             + '</section><section><h2>Timelines</h2><div class=chart id="chart-compare">'
               "</div></section>")
     return page("memgrowth: before and after", body, [overlay(before, after)])

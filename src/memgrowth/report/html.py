@@ -28,7 +28,7 @@ VERDICT_WORDS = {"leak": "Leak", "no_leak": "No leak", "inconclusive": "Inconclu
 TOP_ROWS = 10
 
 
-def _e(value: Any) -> str:
+def escape(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
@@ -59,7 +59,7 @@ def page(title: str, body: str, charts: list[dict[str, Any]]) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; \
 style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>{_e(title)}</title>
+<title>{escape(title)}</title>
 <style>{asset("uPlot.min.css")}</style>
 <style>{asset("report.css")}</style>
 </head>
@@ -82,10 +82,10 @@ def render_report(diagnosis: Diagnosis, run: RunSeries, meta: dict[str, Any]) ->
     summary = diagnosis.summary
     command = short_command(summary.command)
     body = "\n".join([
-        f"<header><h1>memgrowth: <code>{_e(command)}</code></h1>"
-        f"<p class=muted>{_e(format_duration(summary.duration_s))} recorded, "
+        f"<header><h1>memgrowth: <code>{escape(command)}</code></h1>"
+        f"<p class=muted>{escape(format_duration(summary.duration_s))} recorded, "
         f"{summary.processes} process{'es' if summary.processes != 1 else ''}, "
-        f"{_e(diagnosis.runtime)}</p></header>",
+        f"{escape(diagnosis.runtime)}</p></header>",
         verdict_section(diagnosis),
         findings_section(diagnosis.findings),
         '<section><h2>Memory over time</h2><p class=muted>Drag to zoom, double-click to '
@@ -96,7 +96,7 @@ def render_report(diagnosis: Diagnosis, run: RunSeries, meta: dict[str, Any]) ->
         attribution_section(diagnosis, run, meta.get("cwd")),
         composition_section(run),
         metadata_section(diagnosis, run, meta),
-        f"<footer class=muted>memgrowth {_e(__version__)}</footer>",
+        f"<footer class=muted>memgrowth {escape(__version__)}</footer>",
     ])
     return page(f"memgrowth: {command}", body, charts)
 
@@ -129,11 +129,11 @@ def verdict_section(diagnosis: Diagnosis) -> str:
                                if gc.pause_p99_ms is not None else "")))
     if summary.oom_killed:
         facts.append(("exit", f"OOM-killed (exit {summary.exit_code})"))
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
-    return (f'<section id=verdict class="verdict {_e(diagnosis.verdict)}">'
-            f'<p><span class=badge>{_e(VERDICT_WORDS.get(diagnosis.verdict, "?"))}</span> '
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    return (f'<section id=verdict class="verdict {escape(diagnosis.verdict)}">'
+            f'<p><span class=badge>{escape(VERDICT_WORDS.get(diagnosis.verdict, "?"))}</span> '
             f'confidence {diagnosis.confidence:.0%}</p>'
-            f"<p>{_e(diagnosis.reason)}</p><table class=facts>{rows}</table></section>")
+            f"<p>{escape(diagnosis.reason)}</p><table class=facts>{rows}</table></section>")
 
 
 def findings_section(findings: list[Finding]) -> str:
@@ -142,11 +142,11 @@ def findings_section(findings: list[Finding]) -> str:
     items = []
     for finding in findings:
         details = "".join(
-            f"<dt>{_e(label)}</dt><dd>{_e(value)}</dd>"
+            f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>"
             for label, value in (("where", finding.where), ("holder", finding.holder),
                                  ("type", finding.type), ("evidence", finding.evidence),
                                  ("advice", finding.advice)) if value)
-        items.append(f"<li class=finding><p class=title>{_e(finding.title)}</p>"
+        items.append(f"<li class=finding><p class=title>{escape(finding.title)}</p>"
                      f"<dl>{details}</dl></li>")
     return f"<section id=findings><h2>Findings</h2><ol>{''.join(items)}</ol></section>"
 
@@ -190,7 +190,7 @@ def attribution_section(diagnosis: Diagnosis, run: RunSeries, cwd: str | None = 
                           ("container", "Growth by container")):
         rows = by_kind.get(kind, [])
         if rows:
-            parts.append(f"<h3>{heading}</h3>" + _table(
+            parts.append(f"<h3>{heading}</h3>" + table(
                 ("where", "holder", "type", "rate", "share"),
                 [(f.where, f.holder, f.type,
                   f"{format_bytes(f.rate_bytes_per_s, signed=True)}/s"
@@ -201,8 +201,8 @@ def attribution_section(diagnosis: Diagnosis, run: RunSeries, cwd: str | None = 
         containers = sorted(containers,
                             key=lambda r: -(r.count or 0) * (r.bytes or 0))[:TOP_ROWS]
         if containers:
-            parts.append(f"<h3>Largest containers in {_e(process.label)} (latest scan)</h3>"
-                         + _table(("reference path", "holds", "entries", "per entry",
+            parts.append(f"<h3>Largest containers in {escape(process.label)} (latest scan)</h3>"
+                         + table(("reference path", "holds", "entries", "per entry",
                                    "about"),
                                   [(r.key, r.detail.get("item_type") or r.detail.get(
                                       "container"),
@@ -212,9 +212,9 @@ def attribution_section(diagnosis: Diagnosis, run: RunSeries, cwd: str | None = 
                                    for r in containers]))
         sites = sorted(_latest(process, "site"), key=lambda r: -(r.bytes or 0))[:TOP_ROWS]
         if sites:
-            parts.append(f"<h3>Lines whose allocations stay alive in {_e(process.label)} "
+            parts.append(f"<h3>Lines whose allocations stay alive in {escape(process.label)} "
                          "(the latest tracemalloc window)</h3>"
-                         + _table(("line", "function", "still alive"),
+                         + table(("line", "function", "still alive"),
                                   [(_site(r.key, cwd), r.detail.get("function"),
                                     format_bytes(r.bytes)) for r in sites]))
     if not parts:
@@ -229,9 +229,9 @@ def _site(key: str, cwd: str | None) -> str:
     return f"{display_path(path, cwd)}:{line}" if path else key
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
+def table(headers: tuple[str, ...], rows: list[tuple]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>"
                    for row in rows)
     return f"<table class=data><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -247,7 +247,7 @@ def composition_section(run: RunSeries) -> str:
             parts = _composition(process, index)
             total = float(process.rss[index]) if np.isfinite(process.rss[index]) else 0.0
             columns.append(_bar(f"{label}: RSS {format_bytes(total)}", parts, total))
-        blocks.append(f"<h3>{_e(process.label)}</h3><div class=compositions>"
+        blocks.append(f"<h3>{escape(process.label)}</h3><div class=compositions>"
                       f"{''.join(columns)}</div>")
     return "<section id=composition><h2>What the RSS is made of</h2>" + "".join(blocks) \
         + "</section>"
@@ -284,11 +284,11 @@ def _bar(title: str, parts: list[tuple[str, float]], total: float) -> str:
     whole = max(total, sum(v for _, v in parts), 1.0)
     segments = "".join(
         f'<span class="seg s{i}" style="width:{100 * value / whole:.2f}%" '
-        f'title="{_e(label)}: {_e(format_bytes(value))}"></span>'
+        f'title="{escape(label)}: {escape(format_bytes(value))}"></span>'
         for i, (label, value) in enumerate(parts) if value > 0)
-    legend = "".join(f'<li><i class="s{i}"></i>{_e(label)}: {_e(format_bytes(value))}</li>'
+    legend = "".join(f'<li><i class="s{i}"></i>{escape(label)}: {escape(format_bytes(value))}</li>'
                      for i, (label, value) in enumerate(parts))
-    return (f"<div class=composition><p>{_e(title)}</p><div class=bar>{segments}</div>"
+    return (f"<div class=composition><p>{escape(title)}</p><div class=bar>{segments}</div>"
             f"<ul class=legend>{legend}</ul></div>")
 
 
@@ -310,10 +310,10 @@ def metadata_section(diagnosis: Diagnosis, run: RunSeries, meta: dict[str, Any])
                          f"{meta.get('recorder_python')}"
              if meta.get("memgrowth_version") else None),
             ("interval", meta.get("interval"))]
-    table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows
+    facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows
                     if v not in (None, ""))
-    processes = _table(("pid", "runtime", "command"),
+    processes = table(("pid", "runtime", "command"),
                        [(p.pid, p.runtime or "native", " ".join(p.command))
                         for p in run.processes.values()])
-    return (f"<section id=metadata><h2>Run</h2><table class=facts>{table}</table>"
+    return (f"<section id=metadata><h2>Run</h2><table class=facts>{facts}</table>"
             f"<h3>Processes</h3>{processes}</section>")

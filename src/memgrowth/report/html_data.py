@@ -23,11 +23,11 @@ LIMIT_IN_VIEW = 4.0  # show the limit line when it is within this many times the
 Series = tuple[np.ndarray, np.ndarray]
 
 
-def _series(label: str, axis: str, style: str, show: bool = True) -> dict[str, Any]:
+def series_spec(label: str, axis: str, style: str, show: bool = True) -> dict[str, Any]:
     return {"label": label, "axis": axis, "style": style, "show": show}
 
 
-def _chart(chart_id: str, title: str, parts: list[tuple[dict[str, Any], Series]],
+def chart_spec(chart_id: str, title: str, parts: list[tuple[dict[str, Any], Series]],
            marks: list[dict[str, Any]] | None = None, kind: str = "time") -> dict[str, Any]:
     x, columns = align({str(i): data for i, (_, data) in enumerate(parts)})
     series = [{**spec, "values": columns[str(i)]} for i, (spec, _) in enumerate(parts)]
@@ -47,53 +47,53 @@ def timeline(diagnosis: Diagnosis, run: RunSeries) -> dict[str, Any]:
     the count axis; GC events as marks."""
     parts: list[tuple[dict[str, Any], Series]] = []
     many = len(run.processes) > 1
-    parts.append((_series("RSS, all processes" if many else "RSS", "bytes", "main"),
+    parts.append((series_spec("RSS, all processes" if many else "RSS", "bytes", "main"),
                   min_max(run.t, run.rss)))
     if many:
         for process in run.processes.values():
-            parts.append((_series(f"RSS {process.label}", "bytes", "member", show=False),
+            parts.append((series_spec(f"RSS {process.label}", "bytes", "member", show=False),
                           min_max(process.t, process.rss)))
     root = _root(run)
     if root is not None and "uss" in root.os:
-        parts.append((_series("USS", "bytes", "uss"), min_max(root.t, root.os["uss"])))
+        parts.append((series_spec("USS", "bytes", "uss"), min_max(root.t, root.os["uss"])))
     for process in run.processes.values():
         suffix = f" {process.label}" if many else ""
         if process.has_agent and np.isfinite(process.agent.get("malloc_in_use",
                                                                 np.zeros(0))).any():
-            parts.append((_series(f"C heap (malloc in use){suffix}", "bytes", "heap"),
+            parts.append((series_spec(f"C heap (malloc in use){suffix}", "bytes", "heap"),
                           min_max(process.agent_t, process.agent["malloc_in_use"])))
         if len(process.go_t) and "heap_alloc" in process.go:
-            parts.append((_series(f"Go HeapAlloc{suffix}", "bytes", "heap"),
+            parts.append((series_spec(f"Go HeapAlloc{suffix}", "bytes", "heap"),
                           min_max(process.go_t, process.go["heap_alloc"])))
             floor_t, floor = heap_after_gc(process)
-            parts.append((_series(f"Go heap after GC{suffix}", "bytes", "floor"),
+            parts.append((series_spec(f"Go heap after GC{suffix}", "bytes", "floor"),
                           min_max(floor_t, floor)))
     rss = diagnosis.rss
     if rss is not None and rss.floor_t is not None and len(rss.floor_t):
-        parts.append((_series("RSS floor (after collections)", "bytes", "floor"),
+        parts.append((series_spec("RSS floor (after collections)", "bytes", "floor"),
                       (rss.floor_t, rss.floor_y)))
         trend = rss.recent
         if trend is not None and rss.window_s:
             end = float(rss.floor_t[-1])
             start = max(end - rss.window_s, float(rss.floor_t[0]))
             ts = np.array([start, end])
-            parts.append((_series(f"trend {_rate_label(trend.slope)}", "bytes", "trend"),
+            parts.append((series_spec(f"trend {_rate_label(trend.slope)}", "bytes", "trend"),
                           (ts, trend.intercept + trend.slope * ts)))
     parts += _forecast_parts(diagnosis, run)
     for process in run.processes.values():
         suffix = f" {process.label}" if many else ""
         if len(process.t):
-            parts.append((_series(f"threads{suffix}", "count", "count", show=not many
+            parts.append((series_spec(f"threads{suffix}", "count", "count", show=not many
                                   or process.pid == run.root_pid),
                           min_max(process.t, process.threads)))
         if process.has_agent and np.nanmax(np.r_[process.agent.get("asyncio_tasks",
                                                                    np.zeros(0)), 0]) > 0:
-            parts.append((_series(f"asyncio tasks{suffix}", "count", "count"),
+            parts.append((series_spec(f"asyncio tasks{suffix}", "count", "count"),
                           min_max(process.agent_t, process.agent["asyncio_tasks"])))
         if "goroutines" in process.go:
-            parts.append((_series(f"goroutines{suffix}", "count", "count"),
+            parts.append((series_spec(f"goroutines{suffix}", "count", "count"),
                           min_max(process.go_t, process.go["goroutines"])))
-    return _chart("timeline", "Memory over time", parts, gc_marks(run))
+    return chart_spec("timeline", "Memory over time", parts, gc_marks(run))
 
 
 def _rate_label(slope: float) -> str:
@@ -118,13 +118,13 @@ def _forecast_parts(diagnosis: Diagnosis, run: RunSeries) -> list[tuple[dict[str
         horizon = min(crossing, FORECAST_HORIZON * end)
         drawn_to = end + horizon
         label = "forecast: the limit in " + _duration_label(crossing)
-        parts.append((_series(label, "bytes", "forecast"),
+        parts.append((series_spec(label, "bytes", "forecast"),
                       (np.array([end, drawn_to]), np.array([level, level + rate * horizon]))))
     if limit and (peak * LIMIT_IN_VIEW >= limit or (drawn_to is not None
                                                      and crossing is not None
                                                      and crossing <= FORECAST_HORIZON * end)):
         span = np.array([0.0, drawn_to or end])
-        parts.append((_series(f"limit ({forecast.limit_source})", "bytes", "limit"),
+        parts.append((series_spec(f"limit ({forecast.limit_source})", "bytes", "limit"),
                       (span, np.array([limit, limit], dtype=float))))
     return parts
 
@@ -161,16 +161,16 @@ def python_heap(diagnosis: Diagnosis, run: RunSeries) -> dict[str, Any] | None:
         if not process.has_agent:
             continue
         suffix = f" {process.label}" if many else ""
-        parts.append((_series(f"allocated blocks{suffix}", "count", "main"),
+        parts.append((series_spec(f"allocated blocks{suffix}", "count", "main"),
                       min_max(process.agent_t, process.agent["allocated_blocks"])))
         assessment = diagnosis.heap.get(process.pid)
         if assessment is not None and assessment.floor_t is not None \
                 and len(assessment.floor_t) and len(process.go_t) == 0:
-            parts.append((_series(f"floor after collections{suffix}", "count", "floor"),
+            parts.append((series_spec(f"floor after collections{suffix}", "count", "floor"),
                           (assessment.floor_t, assessment.floor_y)))
     if not parts:
         return None
-    return _chart("python-heap", "Python heap (allocated blocks)", parts, gc_marks(run))
+    return chart_spec("python-heap", "Python heap (allocated blocks)", parts, gc_marks(run))
 
 
 def gc_rate(diagnosis: Diagnosis, run: RunSeries) -> dict[str, Any] | None:
@@ -179,11 +179,11 @@ def gc_rate(diagnosis: Diagnosis, run: RunSeries) -> dict[str, Any] | None:
     gc = diagnosis.gc
     if gc is not None and gc.timeline:
         t = np.array([row[0] for row in gc.timeline], dtype=float)
-        parts.append((_series("collections per minute", "count", "bars"),
+        parts.append((series_spec("collections per minute", "count", "bars"),
                       (t, np.array([row[1] for row in gc.timeline], dtype=float))))
         heap = np.array([np.nan if row[2] is None else row[2] for row in gc.timeline])
         if np.isfinite(heap).any():
-            parts.append((_series("Python heap (allocated blocks)", "count2", "heap"),
+            parts.append((series_spec("Python heap (allocated blocks)", "count2", "heap"),
                           (t, heap)))
     for process in run.processes.values():
         numbers = process.go.get("num_gc")
@@ -191,13 +191,13 @@ def gc_rate(diagnosis: Diagnosis, run: RunSeries) -> dict[str, Any] | None:
             continue
         t = process.go_t
         rate = np.diff(numbers) / np.maximum(np.diff(t), 1e-9) * 60
-        parts.append((_series("Go collections per minute", "count", "bars"),
+        parts.append((series_spec("Go collections per minute", "count", "bars"),
                       (t[1:], rate)))
-        parts.append((_series("Go HeapAlloc", "bytes", "heap"),
+        parts.append((series_spec("Go HeapAlloc", "bytes", "heap"),
                       min_max(t, process.go["heap_alloc"])))
     if not parts:
         return None
-    return _chart("gc-rate", "Collections per minute against the heap", parts)
+    return chart_spec("gc-rate", "Collections per minute against the heap", parts)
 
 
 def pause_histogram(run: RunSeries) -> dict[str, Any] | None:
@@ -214,7 +214,7 @@ def pause_histogram(run: RunSeries) -> dict[str, Any] | None:
     edges = np.geomspace(max(durations.min(), 1e-3), durations.max() * 1.0001, 25)
     counts, _ = np.histogram(durations, bins=edges)
     centers = np.sqrt(edges[:-1] * edges[1:])
-    chart = _chart("pauses", "How long collections took", [
-        (_series("collections", "count", "bars"), (centers, counts.astype(float)))],
+    chart = chart_spec("pauses", "How long collections took", [
+        (series_spec("collections", "count", "bars"), (centers, counts.astype(float)))],
         kind="ms-log")
     return chart

@@ -245,3 +245,28 @@ def test_discovery_asks_a_service_that_is_not_go_once_per_port():
         assert requests.count("/debug/pprof/") == 1
     finally:
         server.shutdown()
+
+
+def test_the_html_report_of_a_go_service(go_zoo, tmp_path):
+    """The map cache's report in headless Chromium: Go's heap and goroutines drawn beside
+    the RSS, its collections per minute, the leaking line on the page."""
+    from browser import Browser, chromium_path
+
+    chromium_path()
+    _, recording = go_zoo["map-cache"]
+    page = tmp_path / "map-cache.html"
+    result = run_memgrowth("report", recording.path, "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    browser = Browser()
+    try:
+        opened = browser.open(str(page), screenshot="go-map-cache-report.png")
+    finally:
+        browser.close()
+    assert opened.console == [] and opened.requests == [page.resolve().as_uri()]
+    charts = {chart["id"]: chart for chart in opened.charts}
+    assert set(charts) >= {"timeline", "gc-rate"}
+    assert all(chart["drawn"] == chart["series"] for chart in opened.charts)
+    text = page.read_text()
+    for label in ("Go HeapAlloc", "Go heap after GC", "goroutines", "Go collections per minute"):
+        assert f'"label":"{label}' in text, label
+    assert "map_cache.go:23 (main.handle)" in opened.text

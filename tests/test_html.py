@@ -1,6 +1,7 @@
 """The HTML report and `compare`, opened in a real headless Chromium: no console errors, no
 network requests, the charts drawn with their series, the findings visible, and a target's
-hostile names shown as text, never run. Screenshots go to tests/artifacts/."""
+hostile names (file path, command line, thread names, a class attribute, a logger, dict keys)
+shown as text, never run. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from conftest import assert_one_line_error, memgrowth_command, run_memgrowth
 
 HOSTILE = "</script><script>window.pwned=1</script><img src=x onerror=window.pwned=1>"
 HOSTILE_TARGET = """
-import sys, threading, time
+import logging, sys, threading, time
 
 HOSTILE = sys.argv[1]
 
@@ -32,6 +33,8 @@ class Holder:
     pass
 
 setattr(Holder, HOSTILE, [])  # a class attribute whose name is markup: a reference path
+logging.getLogger(HOSTILE).info("a logger named with markup")
+registry = {}  # a growing dict whose keys are markup
 
 
 def park():
@@ -41,6 +44,7 @@ def park():
 deadline = time.monotonic() + 14
 while time.monotonic() < deadline:
     getattr(Holder, HOSTILE).append(bytearray(100_000))
+    registry[HOSTILE + str(len(registry))] = bytearray(10_000)
     threading.Thread(target=park, name=HOSTILE, daemon=True).start()
     time.sleep(0.05)
 """

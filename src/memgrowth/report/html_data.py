@@ -15,6 +15,7 @@ from memgrowth.analysis.diagnose import Diagnosis
 from memgrowth.analysis.go import heap_after_gc
 from memgrowth.analysis.series import ProcessSeries, RunSeries
 from memgrowth.report.downsample import align, min_max
+from memgrowth.units import format_bytes
 
 MAX_MARKS = 4000
 FORECAST_HORIZON = 1.0  # draw the forecast at most this many run lengths past the end
@@ -97,8 +98,6 @@ def timeline(diagnosis: Diagnosis, run: RunSeries) -> dict[str, Any]:
 
 
 def _rate_label(slope: float) -> str:
-    from memgrowth.units import format_bytes
-
     return f"{format_bytes(slope * 60, signed=True)}/min"
 
 

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from memgrowth.analysis.gctrace import diagnose_trace
-from memgrowth.commands.options import limit_option
+from memgrowth.commands.options import limit_option, read_file
 from memgrowth.errors import UserError
 from memgrowth.formats.gctrace import parse
 from memgrowth.report.gctrace_report import render, to_dict
@@ -37,12 +37,4 @@ def command(file: str, limit: int | None, json_path: str | None) -> None:
 def _read(file: str) -> str:
     if file == "-":
         return sys.stdin.read()
-    try:
-        with open(file, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise UserError(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{file} is a folder, not a log") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {file}: {exc.strerror}") from None
+    return read_file(file, "a log").decode("utf-8", errors="replace")

@@ -20,6 +20,20 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
     return size
 
 
+def read_file(path: str, what: str) -> bytes:
+    """A file the user named, whole; one clear line when it cannot be read (`what` says
+    what it should have been: "a profile", "a log")."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not {what}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def limit_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """--limit SIZE: the memory limit a forecast runs to."""
     return click.option("--limit", callback=_size, metavar="SIZE",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from memgrowth.commands.options import read_file
 from memgrowth.errors import UserError
 from memgrowth.formats.pprof import Profile, parse
 from memgrowth.report.pprof_top import check_comparable, top
@@ -11,15 +12,7 @@ from memgrowth.report.pprof_top import check_comparable, top
 
 def read_profile(path: str) -> Profile:
     """Read a profile file; one clear error when it cannot be read or is not a profile."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path} is a folder, not a profile") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    data = read_file(path, "a profile")
     try:
         return parse(data)
     except UserError as exc:

@@ -7,6 +7,7 @@ import json
 import click
 from rich.console import Console
 
+from memgrowth.commands.options import read_file
 from memgrowth.errors import UserError
 from memgrowth.gomodel.pacer import Pacer, parse_gogc
 from memgrowth.gomodel.simulate import simulate
@@ -20,11 +21,7 @@ def read_workload(text: str) -> list[Phase]:
     """The spec from a file path or inline JSON; one clear error otherwise."""
     source = text
     if not text.lstrip().startswith("{"):
-        try:
-            with open(text, encoding="utf-8") as handle:
-                source = handle.read()
-        except OSError as exc:
-            raise UserError(f"cannot read workload {text}: {exc.strerror}") from None
+        source = read_file(text, "a workload spec").decode("utf-8", errors="replace")
     try:
         return parse_spec(json.loads(source))
     except (ValueError, RecursionError) as exc:

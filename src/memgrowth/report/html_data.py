@@ -113,15 +113,15 @@ def _forecast_parts(diagnosis: Diagnosis, run: RunSeries) -> list[tuple[dict[str
     crossing = forecast.seconds_to_limit
     level, rate = forecast.level_bytes, diagnosis.rss.rate if diagnosis.rss else None
     drawn_to = None
+    reaches = False  # the forecast line meets the limit inside the chart
     if crossing is not None and level is not None and rate and end > 0:
         horizon = min(crossing, FORECAST_HORIZON * end)
         drawn_to = end + horizon
+        reaches = crossing <= FORECAST_HORIZON * end
         label = "forecast: the limit in " + _duration_label(crossing)
         parts.append((series_spec(label, "bytes", "forecast"),
                       (np.array([end, drawn_to]), np.array([level, level + rate * horizon]))))
-    if limit and (peak * LIMIT_IN_VIEW >= limit or (drawn_to is not None
-                                                     and crossing is not None
-                                                     and crossing <= FORECAST_HORIZON * end)):
+    if limit and (reaches or peak * LIMIT_IN_VIEW >= limit):
         span = np.array([0.0, drawn_to or end])
         parts.append((series_spec(f"limit ({forecast.limit_source})", "bytes", "limit"),
                       (span, np.array([limit, limit], dtype=float))))

@@ -108,6 +108,16 @@ def _by_pid(pids: np.ndarray) -> dict[int, np.ndarray]:
     return {int(p): np.flatnonzero(pids == p) for p in np.unique(pids)}
 
 
+def _per_pid(table: dict[str, list], names) -> list[tuple[int, np.ndarray,
+                                                         dict[str, np.ndarray]]]:
+    """A table's rows split by pid: (pid, times, {column: values}) for the named columns."""
+    pids = np.array(table.get("pid", []), dtype=np.int64)
+    times = _array(table.get("t", []))
+    arrays = {c: _array(table.get(c, [])) for c in names}
+    return [(p, times[rows], {c: values[rows] for c, values in arrays.items()})
+            for p, rows in _by_pid(pids).items()]
+
+
 def from_recording(recording: Recording) -> RunSeries:
     """Extract the analysis series from a recording (tolerates missing parts)."""
     os_cols = recording.tables.get("os_samples", {})
@@ -129,14 +139,12 @@ def from_recording(recording: Recording) -> RunSeries:
                                      t[rows], rss[rows], threads[rows],
                                      os={c: _array(os_cols[c])[rows] for c in OS_COLUMNS
                                          if c in os_cols})
-    agent_cols = recording.tables.get("agent_samples", {})
-    agent_pid = np.array(agent_cols.get("pid", []), dtype=np.int64)
-    agent_t = _array(agent_cols.get("t", []))
-    for p, rows in _by_pid(agent_pid).items():
+    agent_table = recording.tables.get("agent_samples", {})
+    agent_t = _array(agent_table.get("t", []))
+    for p, times, columns in _per_pid(agent_table, AGENT_COLUMNS):
         series = _process(processes, info, p, "python")
         series.runtime = "python"
-        series.agent_t = agent_t[rows]
-        series.agent = {c: _array(agent_cols.get(c, []))[rows] for c in AGENT_COLUMNS}
+        series.agent_t, series.agent = times, columns
     gc_cols = recording.tables.get("gc_events", {})
     gc_pid = np.array(gc_cols.get("pid", []), dtype=np.int64)
     gc_t = _array(gc_cols.get("t", []))
@@ -237,15 +245,11 @@ def _process(processes: dict[int, ProcessSeries], info: dict[int, ProcessInfo], 
 
 def _read_go(recording: Recording, processes: dict[int, ProcessSeries],
              info: dict[int, ProcessInfo]) -> None:
-    columns = recording.tables.get("go_samples", {})
-    pids = np.array(columns.get("pid", []), dtype=np.int64)
-    times = _array(columns.get("t", []))
-    for p, rows in _by_pid(pids).items():
+    names = [c for c in TABLES["go_samples"] if c not in ("t", "pid")]
+    for p, times, columns in _per_pid(recording.tables.get("go_samples", {}), names):
         series = _process(processes, info, p, "go")
         series.runtime = "go"
-        series.go_t = times[rows]
-        series.go = {c: _array(columns.get(c, []))[rows] for c in TABLES["go_samples"]
-                     if c not in ("t", "pid")}
+        series.go_t, series.go = times, columns
     trace = recording.tables.get("gctrace", {})
     trace_pids = np.array(trace.get("pid", []), dtype=np.int64)
     for p, rows in _by_pid(trace_pids).items():
